@@ -1,0 +1,396 @@
+"""The paper store: the only module that touches SQLite (through sqlite-utils).
+
+It owns the database path, the schema and every write. Importers hand it records; the index and the
+answers read papers back through the functions here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import sqlite_utils
+
+from store.clean import normalize_title, title_id
+
+SCHEMA_VERSION = 1
+SEED_RESOURCE = "seed_listing.txt"
+CHUNK = 5000
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written (read-only, locked, full, corrupt)."""
+
+
+@dataclass
+class ImportResult:
+    """What an import changed: counts a maintainer reads after `paperbot import`."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+
+
+def default_db_path() -> Path:
+    """`PAPERBOT_DB`, else the per-user data directory (XDG on Linux)."""
+    env = os.environ.get("PAPERBOT_DB")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("paperbot")) / "papers.db"
+
+
+def open_db(path: str | Path | None = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in WAL mode with the current schema."""
+    path = Path(path) if path else default_db_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        db = sqlite_utils.Database(conn)
+        if not db.conn.execute("PRAGMA query_only").fetchone()[0] and _writable(path):
+            db.enable_wal()
+            ensure_schema(db)
+        db.conn.execute("PRAGMA busy_timeout = 10000")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    return db
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create the tables and indexes this version needs (idempotent)."""
+    with db.atomic():
+        db["papers"].create(
+            {
+                "id": str,
+                "arxiv_id": str,
+                "version": int,
+                "title": str,
+                "title_norm": str,
+                "abstract": str,
+                "raw": str,
+                "authors": str,
+                "keywords": str,
+                "published": str,
+                "listed": str,
+                "ai_summary": str,
+                "source": str,
+                "added_at": str,
+                "updated_at": str,
+                "seq": int,
+            },
+            pk="id",
+            not_null={"title", "abstract"},
+            if_not_exists=True,
+        )
+        db["links"].create(
+            {"paper_id": str, "url": str, "kind": str, "pos": int},
+            pk=("paper_id", "url"),
+            foreign_keys=[("paper_id", "papers", "id")],
+            if_not_exists=True,
+        )
+        db["imports"].create(
+            {"id": int, "at": str, "name": str, "new": int, "updated": int, "unchanged": int},
+            pk="id",
+            if_not_exists=True,
+        )
+        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db["meta"].insert({"key": "uuid", "value": uuid.uuid4().hex}, ignore=True)
+        for table, cols in [
+            ("papers", ["arxiv_id"]),
+            ("papers", ["title_norm"]),
+            ("papers", ["seq"]),
+            ("papers", ["added_at"]),
+        ]:
+            db[table].create_index(cols, if_not_exists=True)
+
+
+def now_utc() -> str:
+    """The current time as an ISO UTC timestamp (seconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def db_uuid(db: sqlite_utils.Database) -> str:
+    """This database's identity, so an index saved for another database is never reused."""
+    row = db.execute("select value from meta where key = 'uuid'").fetchone()
+    return row[0] if row else ""
+
+
+def paper_count(db: sqlite_utils.Database) -> int:
+    """How many papers the collection holds."""
+    return db.execute("select count(*) from papers").fetchone()[0]
+
+
+def max_seq(db: sqlite_utils.Database) -> int:
+    """The change counter: every insert or content change of a paper takes the next value."""
+    return db.execute("select coalesce(max(seq), 0) from papers").fetchone()[0]
+
+
+# ---------------------------------------------------------------- writes
+
+
+_MERGED = ("title", "abstract", "raw", "authors", "keywords", "published", "listed", "ai_summary")
+
+
+def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+    """Newer arXiv version wins every field it has; otherwise a record only fills empty fields."""
+    newer = (rec.get("version") or 0) > (old.get("version") or 0)
+    merged = dict(old)
+    for field in _MERGED:
+        value = rec.get(field)
+        if value in (None, "", "[]"):
+            continue
+        if newer or old.get(field) in (None, "", "[]"):
+            merged[field] = value
+    if rec.get("arxiv_id") and not old.get("arxiv_id"):
+        merged["arxiv_id"] = rec["arxiv_id"]
+    if newer:
+        merged["version"] = rec["version"]
+    merged["title_norm"] = normalize_title(merged["title"])
+    return merged
+
+
+def _row(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record's columns as stored (lists as JSON text)."""
+    row = {k: rec.get(k) for k in ("arxiv_id", "version", *_MERGED, "source")}
+    row["authors"] = json.dumps(rec.get("authors") or [], ensure_ascii=False)
+    row["keywords"] = json.dumps(rec.get("keywords") or [], ensure_ascii=False)
+    row["title_norm"] = normalize_title(rec["title"])
+    row["id"] = rec.get("id") or rec.get("arxiv_id") or title_id(rec["title"])
+    return row
+
+
+def upsert_papers(
+    db: sqlite_utils.Database, records: Iterable[dict[str, Any]], name: str = ""
+) -> ImportResult:
+    """Insert or merge records in ONE transaction: either all of them are stored or none.
+
+    Dedup is by arXiv id, then by normalized title. A paper's id never changes once stored.
+    """
+    result = ImportResult()
+    records = list(records)
+    try:
+        with db.atomic():
+            seq = max_seq(db)
+            for start in range(0, len(records), CHUNK):
+                seq = _upsert_chunk(db, records[start : start + CHUNK], result, seq)
+            db["imports"].insert(
+                {"at": now_utc(), "name": name, "new": result.new, "updated": result.updated,
+                 "unchanged": result.unchanged}
+            )
+    except sqlite3.Error as exc:
+        raise StoreError(f"database write failed, nothing was imported: {exc}") from None
+    return result
+
+
+def _existing(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tuple[dict, dict, dict]:
+    """Stored papers matching these rows by id, arXiv id or normalized title."""
+    keys = {
+        "id": {r["id"] for r in rows},
+        "arxiv_id": {r["arxiv_id"] for r in rows if r["arxiv_id"]},
+        "title_norm": {r["title_norm"] for r in rows},
+    }
+    found: tuple[dict, dict, dict] = ({}, {}, {})
+    for slot, (col, values) in zip(found, keys.items(), strict=True):
+        values = list(values)
+        for i in range(0, len(values), 900):
+            part = values[i : i + 900]
+            marks = ",".join("?" * len(part))
+            for row in db.query(f"select * from papers where {col} in ({marks})", part):
+                slot[row[col]] = row
+    return found
+
+
+def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: int) -> int:
+    rows = [_row(r) for r in records]
+    by_id, by_arxiv, by_title = _existing(db, rows)
+    now = now_utc()
+    status: dict[str, str] = {}  # stored id -> "new" | "updated", counted once per paper
+    batch: dict[str, dict[str, Any]] = {}
+    links: dict[str, list[dict[str, str]]] = {}
+    for rec, row in zip(records, rows, strict=True):
+        old = (
+            by_id.get(row["id"])
+            or (by_arxiv.get(row["arxiv_id"]) if row["arxiv_id"] else None)
+            or by_title.get(row["title_norm"])
+        )
+        if old is None:
+            seq += 1
+            row.update(added_at=now, updated_at=now, seq=seq)
+            for index, key in ((by_id, "id"), (by_arxiv, "arxiv_id"), (by_title, "title_norm")):
+                if row[key]:
+                    index[row[key]] = row
+            status[row["id"]] = "new"
+            batch[row["id"]] = row
+            links[row["id"]] = list(rec["links"])
+            continue
+        merged = _merge(old, row)
+        new_links = _new_links(db, old["id"], rec["links"], links)
+        if merged == old and not new_links:
+            if old["id"] not in status:
+                result.unchanged += 1
+            continue
+        if merged != old:
+            seq += 1
+            merged.update(updated_at=now, seq=seq)
+            old.update(merged)
+        status.setdefault(old["id"], "updated")
+        batch[old["id"]] = old
+        links.setdefault(old["id"], []).extend(new_links)
+    result.new += sum(1 for s in status.values() if s == "new")
+    result.updated += sum(1 for s in status.values() if s == "updated")
+    if batch:
+        db["papers"].upsert_all(list(batch.values()), pk="id")
+    link_rows = [
+        {"paper_id": pid, "url": link["url"], "kind": link["kind"], "pos": pos}
+        for pid, items in links.items()
+        for pos, link in enumerate(items)
+    ]
+    if link_rows:
+        db["links"].insert_all(link_rows, pk=("paper_id", "url"), ignore=True)
+    return seq
+
+
+def _new_links(db, paper_id: str, incoming: list[dict[str, str]], pending: dict) -> list[dict]:
+    """Links of `incoming` that the stored paper does not have yet."""
+    have = {r[0].lower() for r in db.execute("select url from links where paper_id = ?", [paper_id])}
+    have |= {link["url"].lower() for link in pending.get(paper_id, [])}
+    return [link for link in incoming if link["url"].lower() not in have]
+
+
+def bundled_listing() -> str:
+    """The seed listing shipped inside the package: the default collection."""
+    return resources.files("store").joinpath("data", SEED_RESOURCE).read_text("utf-8")
+
+
+def ensure_seeded(db: sqlite_utils.Database) -> ImportResult | None:
+    """Import the bundled collection when the database is empty, so a fresh install can answer."""
+    if paper_count(db):
+        return None
+    from store.importers import listing  # local: importers sit above the store's read side
+
+    return upsert_papers(db, listing.parse(bundled_listing()), name="bundled listing")
+
+
+# ---------------------------------------------------------------- reads
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    for field in ("authors", "keywords"):
+        row[field] = json.loads(row[field]) if row.get(field) else []
+    return row
+
+
+def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    """Links of these papers, in the order they were written, as `{id: [{"url", "kind"}]}`."""
+    out: dict[str, list[dict[str, str]]] = {pid: [] for pid in ids}
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        marks = ",".join("?" * len(part))
+        sql = f"select paper_id, url, kind from links where paper_id in ({marks}) order by paper_id, pos"
+        for pid, url, kind in db.execute(sql, part):
+            out[pid].append({"url": url, "kind": kind})
+    return out
+
+
+def get_papers(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Full papers (with links) by id; unknown ids are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        marks = ",".join("?" * len(part))
+        for row in db.query(f"select * from papers where id in ({marks})", part):
+            out[row["id"]] = _decode(row)
+    all_links = links_for(db, list(out))
+    for pid, paper in out.items():
+        paper["links"] = all_links[pid]
+    return out
+
+
+def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None:
+    """One paper by id or arXiv id (with or without version), or None."""
+    from store.clean import parse_arxiv_id
+
+    key = paper_id.strip()
+    parsed = parse_arxiv_id(key)
+    candidates = [key] + ([parsed[0]] if parsed else [])
+    for cand in candidates:
+        found = get_papers(db, [cand])
+        if found:
+            return found[cand]
+        row = db.execute("select id from papers where arxiv_id = ?", [cand]).fetchone()
+        if row:
+            return get_papers(db, [row[0]])[row[0]]
+    return None
+
+
+def iter_for_index(db: sqlite_utils.Database, after_seq: int = 0) -> Iterator[tuple[str, int, str, str, str]]:
+    """(id, seq, title, abstract, link urls) of papers changed after `after_seq`, in seq order."""
+    sql = (
+        "select p.id, p.seq, p.title, p.abstract, "
+        "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
+        "from papers p where p.seq > ? order by p.seq"
+    )
+    for row in db.execute(sql, [after_seq]):
+        abstract = row[3]
+        extra = " ".join(u for u in (row[4] or "").split() if u not in abstract)
+        yield row[0], row[1], row[2], abstract, extra
+
+
+def iter_export(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Every paper in export form (JSON Lines fields), oldest first."""
+    cols = "id, arxiv_id, version, title, abstract, raw, authors, keywords, published, listed, ai_summary, added_at, source"
+    rows = db.execute(f"select {cols} from papers order by seq")
+    names = [c.strip() for c in cols.split(",")]
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(_decode(dict(zip(names, row, strict=True))))
+        if len(batch) >= 2000:
+            yield from _with_links(db, batch)
+            batch = []
+    yield from _with_links(db, batch)
+
+
+def _with_links(db, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    links = links_for(db, [p["id"] for p in batch])
+    for paper in batch:
+        paper["links"] = links[paper["id"]]
+        yield paper
+
+
+def latest(db: sqlite_utils.Database, limit: int = 10) -> list[dict[str, Any]]:
+    """The most recently added papers, newest first."""
+    ids = [r[0] for r in db.execute("select id from papers order by added_at desc, seq desc limit ?", [limit])]
+    found = get_papers(db, ids)
+    return [found[i] for i in ids]
+
+
+def stats(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Collection figures for `paperbot stats` and /stats."""
+    last = db.execute("select at, name from imports order by id desc limit 1").fetchone()
+    out = {
+        "papers": paper_count(db),
+        "papers_with_links": db.execute("select count(distinct paper_id) from links").fetchone()[0],
+        "links": db.execute("select count(*) from links").fetchone()[0],
+        "last_import": {"at": last[0], "name": last[1]} if last else None,
+    }
+    if "subscriptions" in db.table_names():
+        out["subscribed_chats"] = db.execute(
+            "select count(*) from subscriptions where active = 1"
+        ).fetchone()[0]
+    return out

@@ -1,0 +1,71 @@
+"""Importers turn a file's text into paper records; the format is recognised from the content.
+
+Each parser is pure (`parse(text) -> list[dict]`) and raises `FormatError` with a one-line reason,
+so a broken file is refused whole before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from store.importers import arxiv_atom, hf_daily, jsonl, listing
+from store.importers.common import FormatError, Record
+
+__all__ = ["FormatError", "Record", "detect_format", "parse_text", "read_file", "MAX_BYTES"]
+
+MAX_BYTES = 64 * 1024 * 1024  # refuse absurd files before parsing them into memory
+
+
+def detect_format(text: str) -> str:
+    """Name the format of `text`: "hf", "jsonl", "atom" or "listing"; FormatError if none fits."""
+    head = text.lstrip("\ufeff \t\r\n")[:1]
+    if head == "<":
+        return "atom"
+    if head in "[{":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            if head == "{" and "\n{" in text.strip():
+                return "jsonl"
+            raise FormatError(f"broken JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise FormatError("JSON nested too deeply") from None
+        return "hf"
+    if listing.looks_like_listing(text):
+        return "listing"
+    raise FormatError("unknown format (expected a paper listing, HF daily-papers JSON, arXiv Atom or JSON Lines)")
+
+
+PARSERS = {
+    "hf": hf_daily.parse,
+    "jsonl": jsonl.parse,
+    "atom": arxiv_atom.parse,
+    "listing": listing.parse,
+}
+
+
+def parse_text(text: str, source: str | None = None) -> list[Record]:
+    """Parse any supported format; `source` overrides the record's source label."""
+    fmt = detect_format(text)
+    records = PARSERS[fmt](text)
+    if source:
+        for record in records:
+            record["source"] = source
+    return records
+
+
+def read_file(path: str | Path) -> str:
+    """Read a file as UTF-8 text, refusing huge or binary files with a clear reason."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise FormatError(f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("not UTF-8 text") from None

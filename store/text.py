@@ -1,0 +1,103 @@
+"""Text analysis shared by the index and the answers: one tokenizer for documents and queries,
+and a sentence splitter that survives the abbreviations, decimals and URLs of abstracts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import Stemmer
+
+TOKENIZER_VERSION = 2
+
+# Words that carry no topic: English function words plus the scaffolding of questions and URLs.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these they
+    this those through to too under until up very was we were what when where which while who whom
+    why will with would you your yours yourself yourselves us via per etc eg ie et al whose whats
+    thats theres isnt arent dont doesnt didnt cant wont
+    anyone anything something someone somebody please tell know show give find look let paper papers
+    https http www com org io html htm pdf abs
+    """.split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:[.\-/+'’][^\W_]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PARTS = re.compile(r"[.\-/+'’]")
+_stemmer = Stemmer.Stemmer("english")
+_stem_cache: dict[str, str | None] = {}
+
+
+def _term(part: str) -> str | None:
+    """The index term for one word part, or None for a stopword or a lone letter."""
+    cached = _stem_cache.get(part)
+    if cached is not None or part in _stem_cache:
+        return cached
+    if part in STOPWORDS or (len(part) == 1 and not part.isdigit()) or len(part) > 60:
+        term = None
+    elif part.isalpha():
+        term = _stemmer.stemWord(part)
+    else:
+        term = part  # model names with digits (gpt4, 2d, 10x, llama2) stay as written
+    if len(_stem_cache) < 500_000:
+        _stem_cache[part] = term
+    return term
+
+
+def tokenize(text: str) -> list[str]:
+    """Terms of `text`: lowercased, stemmed, stopwords out; hyphenated words give parts and compound.
+
+    "vision-language" -> vision, languag, visionlanguag; "GPT-4" -> gpt, 4, gpt4; "2D/3D" -> 2d, 3d;
+    "85.3" stays whole.
+    """
+    if not text:
+        return []
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if _NUMBER.fullmatch(word):
+            out.append(word)
+            continue
+        parts = [p for p in _PARTS.split(word) if p]
+        if len(parts) > 1 and parts[-1] in ("s", "t", "re", "ve", "ll", "d", "m"):
+            parts = parts[:-1]  # possessives and contractions: "model's" -> model
+        for part in parts:
+            term = _term(part)
+            if term:
+                out.append(term)
+        if "-" in word and 1 < len(parts) <= 3:
+            compound = _term("".join(parts))
+            if compound:
+                out.append(compound)
+    return out
+
+
+# ---------------------------------------------------------------- sentences
+
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|fig|figs|eq|eqs|sec|tab|no|approx|resp|incl|dr|mr|ms|st)\.|\b[A-Z]\.)$",
+    re.IGNORECASE,
+)
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an abstract; never breaks after "e.g.", "et al.", "Fig.", inside 85.3 or a URL."""
+    text = (text or "").strip()
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        head = text[start : match.start()]
+        if _ABBREV.search(head):
+            continue
+        sentences.append(text[start : match.end()].strip())
+        start = match.end()
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
