@@ -42,7 +42,12 @@ def emit(obj: object) -> None:
 
 
 @click.group()
-@click.option("--db", "db_path", envvar="PAPERBOT_DB", help="Database file (default: PAPERBOT_DB or the user data dir).")
+@click.option(
+    "--db",
+    "db_path",
+    envvar="PAPERBOT_DB",
+    help="Database file (default: PAPERBOT_DB or the user data dir).",
+)
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None) -> None:
     """paperbot: ask questions about your team's paper collection."""
@@ -88,11 +93,14 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
 
 def import_with_progress(db, records: list[dict], name: str) -> store_db.ImportResult:
     """Upsert in one transaction; a terminal sees a progress bar for large imports."""
-    if len(records) >= PROGRESS_THRESHOLD and sys.stderr.isatty():
-        from tqdm import tqdm
+    if len(records) < PROGRESS_THRESHOLD or not sys.stderr.isatty():
+        return store_db.upsert_papers(db, records, name=name)
+    from tqdm import tqdm
 
-        records = list(tqdm(records, desc=f"importing {name}", unit="paper", file=sys.stderr))
-    return store_db.upsert_papers(db, records, name=name)
+    with tqdm(total=len(records), desc=f"importing {name}", unit="paper", file=sys.stderr) as bar:
+        return store_db.upsert_papers(
+            db, records, name=name, progress=lambda done: bar.update(done - bar.n)
+        )
 
 
 @cli.command("export")
@@ -118,6 +126,85 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
     click.echo(f"last import: {last['at'] + ' ' + last['name'] if last else 'never'}")
     if "subscribed_chats" in figures:
         click.echo(f"subscribed chats: {figures['subscribed_chats']}")
+
+
+def engine(ctx: Context):
+    """The answer engine over this command's database (seeded and indexed on first use)."""
+    from store.answers import Answers
+
+    return Answers(ctx.db(), ctx.db_path)
+
+
+def print_answer(answer, as_json: bool) -> None:
+    """One JSON object, or a short human-readable listing."""
+    if as_json:
+        emit(answer.to_json())
+        return
+    if not answer.results:
+        click.echo("Nothing in the collection answers that.")
+        for title in answer.suggestions:
+            click.echo(f"  closest title (suggestion): {title}")
+        return
+    for n, hit in enumerate(answer.results, answer.offset + 1):
+        click.echo(f"{n}. {hit.title}  [{hit.id}, score {hit.score:.2f}]")
+        click.echo(f"   {hit.snippet}")
+        if hit.url:
+            click.echo(f"   {hit.url}")
+        for kind, urls in hit.links_by_kind().items():
+            click.echo(f"   {kind}: {' '.join(urls)}")
+
+
+def answer_options(func):
+    """--json and --limit, shared by ask, topic, repo and similar."""
+    func = click.option("--limit", default=3, show_default=True, type=click.IntRange(1, 100))(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(func)
+
+
+@cli.command("ask")
+@click.argument("question")
+@answer_options
+@click.pass_obj
+def ask_cmd(ctx: Context, question: str, as_json: bool, limit: int) -> None:
+    """Answer a question from the collection; `-` reads one question per line from stdin (JSON out)."""
+    answers = engine(ctx)
+    if question == "-":
+        for line in sys.stdin:
+            emit(answers.ask(line.rstrip("\n"), limit=limit).to_json())
+        return
+    print_answer(answers.ask(question, limit=limit), as_json)
+
+
+@cli.command("topic")
+@click.argument("words")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, 10_000))
+@answer_options
+@click.pass_obj
+def topic_cmd(ctx: Context, words: str, page: int, as_json: bool, limit: int) -> None:
+    """Papers on a subject, ranked, one gist each."""
+    print_answer(engine(ctx).topic(words, offset=(page - 1) * limit, limit=limit), as_json)
+
+
+@cli.command("repo")
+@click.argument("name")
+@answer_options
+@click.pass_obj
+def repo_cmd(ctx: Context, name: str, as_json: bool, limit: int) -> None:
+    """Code and other links of a paper, found by name, acronym or words."""
+    from store.answers import NO_CODE_LINK
+
+    answer = engine(ctx).repo(name, limit=limit)
+    print_answer(answer, as_json)
+    if not as_json and answer.results and not any(h.links for h in answer.results):
+        click.echo(f"({NO_CODE_LINK})")
+
+
+@cli.command("similar")
+@click.argument("paper_id")
+@answer_options
+@click.pass_obj
+def similar_cmd(ctx: Context, paper_id: str, as_json: bool, limit: int) -> None:
+    """Papers most like the given one (by id or arXiv id)."""
+    print_answer(engine(ctx).similar(paper_id, limit=limit), as_json)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -154,7 +154,9 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
         value = rec.get(field)
         if value in (None, "", "[]"):
             continue
-        if newer or old.get(field) in (None, "", "[]"):
+        if field == "keywords" and not newer:
+            merged[field] = _union_json(old.get(field), value)
+        elif newer or old.get(field) in (None, "", "[]"):
             merged[field] = value
     if rec.get("arxiv_id") and not old.get("arxiv_id"):
         merged["arxiv_id"] = rec["arxiv_id"]
@@ -162,6 +164,13 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
         merged["version"] = rec["version"]
     merged["title_norm"] = normalize_title(merged["title"])
     return merged
+
+
+def _union_json(old: str | None, new: str) -> str:
+    """Two JSON lists of strings as one, order kept, no repeats."""
+    items = json.loads(old) if old else []
+    items += [x for x in json.loads(new) if x not in items]
+    return json.dumps(items, ensure_ascii=False)
 
 
 def _row(rec: dict[str, Any]) -> dict[str, Any]:
@@ -175,11 +184,15 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def upsert_papers(
-    db: sqlite_utils.Database, records: Iterable[dict[str, Any]], name: str = ""
+    db: sqlite_utils.Database,
+    records: Iterable[dict[str, Any]],
+    name: str = "",
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Insert or merge records in ONE transaction: either all of them are stored or none.
 
     Dedup is by arXiv id, then by normalized title. A paper's id never changes once stored.
+    `progress` is called with the number of records done after each chunk.
     """
     result = ImportResult()
     records = list(records)
@@ -188,9 +201,16 @@ def upsert_papers(
             seq = max_seq(db)
             for start in range(0, len(records), CHUNK):
                 seq = _upsert_chunk(db, records[start : start + CHUNK], result, seq)
+                if progress:
+                    progress(min(start + CHUNK, len(records)))
             db["imports"].insert(
-                {"at": now_utc(), "name": name, "new": result.new, "updated": result.updated,
-                 "unchanged": result.unchanged}
+                {
+                    "at": now_utc(),
+                    "name": name,
+                    "new": result.new,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                }
             )
     except sqlite3.Error as exc:
         raise StoreError(f"database write failed, nothing was imported: {exc}") from None
@@ -267,7 +287,9 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
 
 def _new_links(db, paper_id: str, incoming: list[dict[str, str]], pending: dict) -> list[dict]:
     """Links of `incoming` that the stored paper does not have yet."""
-    have = {r[0].lower() for r in db.execute("select url from links where paper_id = ?", [paper_id])}
+    have = {
+        r[0].lower() for r in db.execute("select url from links where paper_id = ?", [paper_id])
+    }
     have |= {link["url"].lower() for link in pending.get(paper_id, [])}
     return [link for link in incoming if link["url"].lower() not in have]
 
@@ -339,7 +361,9 @@ def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None
     return None
 
 
-def iter_for_index(db: sqlite_utils.Database, after_seq: int = 0) -> Iterator[tuple[str, int, str, str, str]]:
+def iter_for_index(
+    db: sqlite_utils.Database, after_seq: int = 0
+) -> Iterator[tuple[str, int, str, str, str]]:
     """(id, seq, title, abstract, link urls) of papers changed after `after_seq`, in seq order."""
     sql = (
         "select p.id, p.seq, p.title, p.abstract, "
@@ -375,7 +399,12 @@ def _with_links(db, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def latest(db: sqlite_utils.Database, limit: int = 10) -> list[dict[str, Any]]:
     """The most recently added papers, newest first."""
-    ids = [r[0] for r in db.execute("select id from papers order by added_at desc, seq desc limit ?", [limit])]
+    ids = [
+        r[0]
+        for r in db.execute(
+            "select id from papers order by added_at desc, seq desc limit ?", [limit]
+        )
+    ]
     found = get_papers(db, ids)
     return [found[i] for i in ids]
 

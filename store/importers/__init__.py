@@ -24,17 +24,21 @@ def detect_format(text: str) -> str:
         return "atom"
     if head in "[{":
         try:
-            json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             if head == "{" and "\n{" in text.strip():
                 return "jsonl"
             raise FormatError(f"broken JSON at line {exc.lineno}: {exc.msg}") from None
         except RecursionError:
             raise FormatError("JSON nested too deeply") from None
+        if isinstance(data, dict) and "abstract" in data:
+            return "jsonl"  # one exported paper
         return "hf"
     if listing.looks_like_listing(text):
         return "listing"
-    raise FormatError("unknown format (expected a paper listing, HF daily-papers JSON, arXiv Atom or JSON Lines)")
+    raise FormatError(
+        "unknown format (expected a paper listing, HF daily-papers JSON, arXiv Atom or JSON Lines)"
+    )
 
 
 PARSERS = {
@@ -61,7 +65,9 @@ def read_file(path: str | Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise FormatError(f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit")
+            raise FormatError(
+                f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise FormatError(f"cannot read: {exc.strerror or exc}") from None

@@ -27,7 +27,9 @@ def parse(text: str) -> list[Record]:
 def line_record(obj: dict, where: str) -> Record:
     """An exported paper back into a record, keeping its links and raw text."""
     links = obj.get("links") or []
-    if not isinstance(links, list) or not all(isinstance(x, dict) and isinstance(x.get("url"), str) for x in links):
+    if not isinstance(links, list) or not all(
+        isinstance(x, dict) and isinstance(x.get("url"), str) for x in links
+    ):
         raise FormatError(f"{where}: links must be a list of {{url, kind}} objects")
     version = obj.get("version")
     if version is not None and not isinstance(version, int):
@@ -45,7 +47,12 @@ def line_record(obj: dict, where: str) -> Record:
         listed=obj.get("listed"),
         ai_summary=obj.get("ai_summary"),
         extra_links=[
-            {"url": x["url"], "kind": x.get("kind") if x.get("kind") in ("code", "model", "demo", "project", "other") else classify_link(x["url"])}
+            {
+                "url": x["url"],
+                "kind": x.get("kind")
+                if x.get("kind") in ("code", "model", "demo", "project", "other")
+                else classify_link(x["url"]),
+            }
             for x in links
         ],
     )

@@ -1,0 +1,37 @@
+"""Shared fixtures: real SQLite files in tmp_path, the seeded collection, the answer engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store import db as store_db
+from store.answers import Answers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "papers.db"
+
+
+@pytest.fixture
+def fresh_db(db_path: Path):
+    db = store_db.open_db(db_path)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def seeded_db(fresh_db):
+    store_db.ensure_seeded(fresh_db)
+    return fresh_db
+
+
+@pytest.fixture(scope="session")
+def seed_answers(tmp_path_factory) -> Answers:
+    """One engine over the bundled collection, shared read-only by answer tests."""
+    return Answers.open(tmp_path_factory.mktemp("seed") / "papers.db")

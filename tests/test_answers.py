@@ -1,0 +1,136 @@
+"""Answers over the bundled collection: ask, no-answer, snippets, topic paging, repo, similar."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.answers import Answers, mark_terms
+from store.evaluation import evaluate, load_questions, refusals
+from store.text import split_sentences, tokenize
+from tests.conftest import DATA
+
+
+def test_ask_finds_the_paper_and_quotes_the_answering_sentence(seed_answers: Answers):
+    answer = seed_answers.ask(
+        "Which paper maps image features into a frozen LM with one linear projection?"
+    )
+    top = answer.results[0]
+    assert top.title == "Linearly Mapping from Image to Text Space"
+    assert "single linear projection" in top.snippet
+    assert top.links == [{"url": "https://github.com/jmerullo/limber", "kind": "code"}]
+    bold = {top.snippet[a:b].lower() for a, b in top.marks}
+    assert {"linear", "frozen"} <= bold
+
+
+def test_ask_returns_three_by_default_and_respects_limit(seed_answers: Answers):
+    assert len(seed_answers.ask("remote sensing vision-language dataset").results) == 3
+    assert len(seed_answers.ask("remote sensing vision-language dataset", limit=1).results) == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the weather in Paris tomorrow?", "qwxz plmk vbrt", "", "   ", "🍕🎉", "the of and"],
+)
+def test_nothing_relevant_returns_no_results(seed_answers: Answers, question: str):
+    assert seed_answers.ask(question).results == []
+
+
+def test_off_topic_question_gets_labelled_suggestions_only(seed_answers: Answers):
+    answer = seed_answers.ask("protein folding with molecular dynamics simulation")
+    assert answer.results == []
+    assert all(isinstance(t, str) for t in answer.suggestions)
+
+
+def test_sql_and_fts_syntax_is_just_words(seed_answers: Answers):
+    answer = seed_answers.ask('"remote sensing" OR 1=1; DROP TABLE papers; -- NEAR(clip*)')
+    assert answer.results and "Remote Sensing" in answer.results[0].title
+    assert seed_answers.stats()["papers"] == 91
+
+
+def test_sentence_splitting_survives_abbreviations_decimals_and_urls():
+    text = (
+        "We test e.g. CLIP and BLIP, i.e. two models, as in Radford et al. which is older. "
+        "See Fig. 2 for the 85.3% top-1 result. Code is at https://github.com/a/b.c and more. Done."
+    )
+    assert split_sentences(text) == [
+        "We test e.g. CLIP and BLIP, i.e. two models, as in Radford et al. which is older.",
+        "See Fig. 2 for the 85.3% top-1 result.",
+        "Code is at https://github.com/a/b.c and more.",
+        "Done.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("vision-language", ["vision", "languag", "visionlanguag"]),
+        ("GPT-4 and 2D/3D", ["gpt", "4", "gpt4", "2d", "3d"]),
+        ("CLIP MaPLe GiT LLaVA", ["clip", "mapl", "git", "llava"]),
+        ("85.3 1024 10x", ["85.3", "1024", "10x"]),
+        ("The models are training", ["model", "train"]),
+    ],
+)
+def test_tokenizer_for_this_field(text, terms):
+    assert tokenize(text) == terms
+
+
+def test_marks_cover_query_words_only():
+    text = "Frozen language models map images."
+    spans = mark_terms(text, set(tokenize("frozen image")))
+    assert [text[a:b] for a, b in spans] == ["Frozen", "images"]
+
+
+def test_topic_pages_without_overlap(seed_answers: Answers):
+    first = seed_answers.topic("remote sensing", offset=0, limit=2)
+    second = seed_answers.topic("remote sensing", offset=2, limit=2)
+    assert first.total == second.total >= 4
+    assert len(first.results) == len(second.results) == 2
+    assert not {h.id for h in first.results} & {h.id for h in second.results}
+    assert all(len(h.snippet) <= 221 for h in first.results)
+
+
+def test_repo_by_acronym_not_in_title(seed_answers: Answers):
+    answer = seed_answers.repo("CLIP")
+    top = answer.results[0]
+    assert top.title == "Learning Transferable Visual Models From Natural Language Supervision"
+    assert top.links_by_kind() == {"code": ["https://github.com/OpenAI/CLIP"]}
+
+
+def test_repo_by_title_name_groups_links(seed_answers: Answers):
+    top = seed_answers.repo("pivot").results[0]
+    assert top.links_by_kind() == {
+        "demo": ["https://huggingface.co/spaces/pivot-prompt/pivot-prompt-demo"],
+        "project": ["https://pivot-prompt.github.io"],
+    }
+
+
+def test_repo_of_paper_without_links_invents_none(seed_answers: Answers):
+    top = seed_answers.repo("CroCo").results[0]
+    assert top.title.startswith("CroCo:")
+    assert top.links == []
+
+
+def test_similar_excludes_itself_and_stays_on_subject(seed_answers: Answers):
+    rs5m = seed_answers.repo("RS5M").results[0]
+    similar = seed_answers.similar(rs5m.id, limit=3)
+    assert rs5m.id not in [h.id for h in similar.results]
+    assert any("Remote Sensing" in h.title for h in similar.results)
+    assert seed_answers.similar("no-such-id").results == []
+
+
+def test_json_contract(seed_answers: Answers):
+    data = seed_answers.ask("remote sensing").to_json()
+    assert {"query", "results", "suggestions"} <= data.keys()
+    assert {"id", "title", "score", "snippet", "url", "links"} <= data["results"][0].keys()
+
+
+def test_literal_questions_floor(seed_answers: Answers):
+    report = evaluate(seed_answers, load_questions(DATA / "eval_literal.jsonl"))
+    assert report["questions"] >= 40
+    assert report["recall@1"] >= 0.9 and report["recall@3"] >= 0.97
+
+
+def test_nonsense_questions_are_refused(seed_answers: Answers):
+    lines = (DATA / "eval_nonsense.txt").read_text(encoding="utf-8").splitlines()
+    report = refusals(seed_answers, [q for q in lines if q.strip()])
+    assert report["answered"] == []
