@@ -226,6 +226,26 @@ class Answers:
         ]
         return Answer(paper["title"], results, total=len(results), terms=terms)
 
+    def matching(self, keywords: str, paper_ids: list[str]) -> list[str]:
+        """Which of these papers a subscription's keywords select, by BM25 and the no-answer rule."""
+        terms = self._query_terms(keywords)
+        if not terms:
+            return list(paper_ids)
+        with self._lock:
+            scores = self.index.scores(terms)
+            spec = self._specificity(terms)
+            papers = store_db.get_papers(self.db, list(paper_ids))
+        out = []
+        for pid in paper_ids:
+            doc = self.index.doc_of.get(pid)
+            paper = papers.get(pid)
+            if doc is None or paper is None or scores[doc] <= 0:
+                continue
+            doc_terms = set(tokenize(paper["title"] + " " + paper["abstract"]))
+            if self._relevant(spec, doc_terms)[0]:
+                out.append(pid)
+        return out
+
     def paper(self, paper_id: str) -> dict[str, Any] | None:
         """One paper in full (with `url`), by id or arXiv id."""
         with self._lock:
