@@ -108,6 +108,26 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             pk="id",
             if_not_exists=True,
         )
+        db["subscriptions"].create(
+            {
+                "chat_id": int,
+                "title": str,
+                "active": int,
+                "keywords": str,
+                "push_time": str,
+                "timezone": str,
+                "since_rowid": int,
+                "subscribed_at": str,
+                "last_push_at": str,
+            },
+            pk="chat_id",
+            if_not_exists=True,
+        )
+        db["ledger"].create(
+            {"chat_id": int, "paper_id": str, "status": str, "at": str, "message_id": int},
+            pk=("chat_id", "paper_id"),
+            if_not_exists=True,
+        )
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
         db["meta"].insert({"key": "uuid", "value": uuid.uuid4().hex}, ignore=True)
         for table, cols in [
@@ -423,3 +443,131 @@ def stats(db: sqlite_utils.Database) -> dict[str, Any]:
             "select count(*) from subscriptions where active = 1"
         ).fetchone()[0]
     return out
+
+
+# ---------------------------------------------------------------- subscriptions and the push ledger
+#
+# The ledger is what makes the daily push exactly-once: a paper is written as "pending" for a chat
+# (committed) before the message leaves, and "sent" once Telegram confirmed it. A send that failed
+# for sure deletes its pending rows, so the next run sends them again. Rows still pending at the
+# start of a run belong to a run that died mid-send: Telegram may have delivered them, so they become
+# "uncertain" and are never sent again (never twice wins over maybe-once in that one-request window).
+
+
+def subscribe(db, chat_id: int, title: str = "", keywords: str = "") -> dict[str, Any]:
+    """Subscribe (or re-activate) a chat; new papers are those imported after this moment."""
+    since = db.execute("select coalesce(max(rowid), 0) from papers").fetchone()[0]
+    old = subscription(db, chat_id)
+    with db.atomic():
+        if old and old["active"]:
+            db["subscriptions"].update(
+                chat_id, {"keywords": keywords, "title": title or old["title"]}
+            )
+        else:
+            db["subscriptions"].upsert(
+                {
+                    "chat_id": chat_id,
+                    "title": title,
+                    "active": 1,
+                    "keywords": keywords,
+                    "since_rowid": since,
+                    "subscribed_at": now_utc(),
+                    "push_time": (old or {}).get("push_time"),
+                    "timezone": (old or {}).get("timezone"),
+                },
+                pk="chat_id",
+            )
+    return subscription(db, chat_id)
+
+
+def unsubscribe(db, chat_id: int) -> bool:
+    """Stop the push for a chat; returns whether it was subscribed."""
+    old = subscription(db, chat_id)
+    if not old or not old["active"]:
+        return False
+    with db.atomic():
+        db["subscriptions"].update(chat_id, {"active": 0})
+    return True
+
+
+def update_subscription(db, chat_id: int, **fields: Any) -> dict[str, Any] | None:
+    """Change a subscription's push_time, timezone, keywords or title."""
+    if not subscription(db, chat_id):
+        return None
+    with db.atomic():
+        db["subscriptions"].update(chat_id, fields)
+    return subscription(db, chat_id)
+
+
+def subscription(db, chat_id: int) -> dict[str, Any] | None:
+    """A chat's subscription row, or None."""
+    rows = list(db.query("select * from subscriptions where chat_id = ?", [chat_id]))
+    return rows[0] if rows else None
+
+
+def active_subscriptions(db) -> list[dict[str, Any]]:
+    """Every chat that receives the push."""
+    return list(db.query("select * from subscriptions where active = 1 order by chat_id"))
+
+
+def undelivered(db, chat_id: int, since_rowid: int, limit: int = 1000) -> list[str]:
+    """Ids of papers added after the chat subscribed that the ledger has no row for, oldest first."""
+    sql = (
+        "select p.id from papers p where p.rowid > ? and not exists "
+        "(select 1 from ledger l where l.chat_id = ? and l.paper_id = p.id) order by p.rowid limit ?"
+    )
+    return [row[0] for row in db.execute(sql, [since_rowid, chat_id, limit])]
+
+
+def ledger_mark(
+    db, chat_id: int, paper_ids: list[str], status: str, message_id: int | None = None
+) -> None:
+    """Record (commit) the state of papers for a chat: pending, sent, summarized."""
+    now = now_utc()
+    with db.atomic():
+        db["ledger"].upsert_all(
+            [
+                {
+                    "chat_id": chat_id,
+                    "paper_id": pid,
+                    "status": status,
+                    "at": now,
+                    "message_id": message_id,
+                }
+                for pid in paper_ids
+            ],
+            pk=("chat_id", "paper_id"),
+        )
+
+
+def ledger_forget(db, chat_id: int, paper_ids: list[str]) -> None:
+    """Drop pending rows of a send that surely failed, so the next run sends them."""
+    with db.atomic():
+        for i in range(0, len(paper_ids), 900):
+            part = paper_ids[i : i + 900]
+            marks = ",".join("?" * len(part))
+            db.execute(
+                f"delete from ledger where chat_id = ? and status = 'pending' and paper_id in ({marks})",
+                [chat_id, *part],
+            )
+
+
+def ledger_settle_crashed(db) -> int:
+    """Pending rows left by a run that died mid-send become "uncertain" (never resent)."""
+    with db.atomic():
+        cur = db.execute("update ledger set status = 'uncertain' where status = 'pending'")
+    return cur.rowcount
+
+
+def ledger(db, chat_id: int) -> dict[str, str]:
+    """paper id -> status for one chat."""
+    return {
+        r[0]: r[1]
+        for r in db.execute("select paper_id, status from ledger where chat_id = ?", [chat_id])
+    }
+
+
+def mark_pushed(db, chat_id: int) -> None:
+    """Remember when a chat last received a digest."""
+    with db.atomic():
+        db["subscriptions"].update(chat_id, {"last_push_at": now_utc()})

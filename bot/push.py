@@ -1,0 +1,195 @@
+"""The daily push: a digest of new papers into each subscribed chat, exactly once.
+
+`push_all` is the one job: `paperbot push` runs it now and the daily schedule runs it after a fetch.
+Delivery is recorded in the SQLite ledger (see store.db): pending before the message leaves, sent
+once Telegram confirms, forgotten when the send surely failed (so the next run sends it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.constants import MessageLimit
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TimedOut
+
+from store import db as store_db
+from store.answers import Answers, paper_url, shorten
+from store.text import split_sentences, tokenize
+
+log = logging.getLogger(__name__)
+
+DIGEST_PAPERS = 10
+GIST_CHARS = 240
+MAX_CANDIDATES = 1000
+
+Send = Callable[[int, str], Awaitable[Any]]  # (chat_id, html text) -> telegram Message
+
+
+@dataclass
+class DigestPart:
+    """One message of a digest and the papers it carries."""
+
+    text: str
+    paper_ids: list[str]
+
+
+@dataclass
+class ChatPush:
+    """What the push did for one chat."""
+
+    chat_id: int
+    sent: list[str] = field(default_factory=list)
+    summarized: list[str] = field(default_factory=list)
+    messages: int = 0
+    error: str | None = None
+    deactivated: bool = False
+
+
+def gist(paper: dict[str, Any], answers: Answers) -> str:
+    """One sentence on a paper: the feed's ai_summary, else the abstract's most telling sentence."""
+    if paper.get("ai_summary"):
+        return shorten(paper["ai_summary"], GIST_CHARS)
+    sentences = split_sentences(paper["abstract"])
+    if not sentences:
+        return ""
+
+    def telling(sentence: str) -> float:
+        terms = set(tokenize(sentence))
+        return sum(answers.index.idf_of(t) for t in terms) / (len(terms) ** 0.5 or 1)
+
+    return shorten(max(sentences, key=telling), GIST_CHARS)
+
+
+def paper_block(paper: dict[str, Any], answers: Answers) -> str:
+    """A digest entry: linked title, gist, code link (all escaped)."""
+    title = html.escape(paper["title"])
+    url = paper_url(paper)
+    head = f'<a href="{html.escape(url, quote=True)}">{title}</a>' if url else f"<b>{title}</b>"
+    lines = [f"• {head}", html.escape(gist(paper, answers))]
+    code = [link["url"] for link in paper["links"] if link["kind"] == "code"]
+    if code:
+        lines.append(f'<a href="{html.escape(code[0], quote=True)}">code</a>')
+    return "\n".join(line for line in lines if line)
+
+
+def digest_parts(papers: list[dict[str, Any]], more: int, answers: Answers) -> list[DigestPart]:
+    """The digest as messages under Telegram's limit, split only between papers."""
+    limit = MessageLimit.MAX_TEXT_LENGTH
+    header = f"<b>New papers ({len(papers) + more})</b>"
+    parts: list[DigestPart] = []
+    text, ids = header, []
+    for paper in papers:
+        block = paper_block(paper, answers)
+        if len(block) + 2 > limit - len(header):
+            block = shorten(block, limit - len(header) - 2)  # one absurd paper still fits alone
+        if len(text) + 2 + len(block) > limit and ids:
+            parts.append(DigestPart(text, ids))
+            text, ids = "", []
+        text = f"{text}\n\n{block}" if text else block
+        ids.append(paper["id"])
+    tail = f"…and {more} more - /latest" if more else ""
+    if tail and len(text) + 2 + len(tail) > limit:
+        parts.append(DigestPart(text, ids))
+        text, ids = "", []
+    text = f"{text}\n\n{tail}" if tail and text else (tail or text)
+    parts.append(DigestPart(text, ids))
+    return parts
+
+
+async def push_chat(
+    answers: Answers, sub: dict[str, Any], send: Send, dry_run: bool = False
+) -> ChatPush:
+    """Send one chat its digest of undelivered papers, recording each step in the ledger."""
+    db, chat_id = answers.db, sub["chat_id"]
+    outcome = ChatPush(chat_id)
+    with answers._lock:
+        ids = store_db.undelivered(db, chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
+    if sub.get("keywords") and ids:
+        ids = answers.matching(sub["keywords"], ids)
+    if not ids:
+        return outcome
+    shown, rest = ids[:DIGEST_PAPERS], ids[DIGEST_PAPERS:]
+    with answers._lock:
+        found = store_db.get_papers(db, shown)
+    parts = digest_parts([found[i] for i in shown if i in found], len(rest), answers)
+    if dry_run:
+        outcome.sent, outcome.summarized, outcome.messages = shown, rest, len(parts)
+        return outcome
+    for n, part in enumerate(parts):
+        carried = part.paper_ids + (rest if n == len(parts) - 1 else [])
+        with answers._lock:
+            store_db.ledger_mark(db, chat_id, carried, "pending")
+        try:
+            message = await send(chat_id, part.text)
+        except TimedOut:
+            outcome.error = "timed out: Telegram may have delivered it, so it is not sent again"
+            with answers._lock:
+                store_db.ledger_mark(db, chat_id, carried, "uncertain")
+            return outcome
+        except Forbidden as exc:
+            with answers._lock:
+                store_db.ledger_forget(db, chat_id, carried)
+                store_db.update_subscription(db, chat_id, active=0)
+            outcome.error, outcome.deactivated = (
+                f"chat removed or blocked the bot ({exc.message})",
+                True,
+            )
+            return outcome
+        except (RetryAfter, BadRequest, ChatMigrated, OSError, Exception) as exc:  # noqa: B014
+            with answers._lock:
+                store_db.ledger_forget(db, chat_id, carried)
+            outcome.error = f"not sent, will retry next run: {type(exc).__name__}: {exc}"
+            return outcome
+        with answers._lock:
+            store_db.ledger_mark(
+                db, chat_id, part.paper_ids, "sent", getattr(message, "message_id", None)
+            )
+            if n == len(parts) - 1 and rest:
+                store_db.ledger_mark(db, chat_id, rest, "summarized")
+        outcome.sent += part.paper_ids
+        outcome.messages += 1
+    outcome.summarized = rest
+    with answers._lock:
+        store_db.mark_pushed(db, chat_id)
+    return outcome
+
+
+async def push_all(
+    answers: Answers, send: Send, dry_run: bool = False, chat_ids: set[int] | None = None
+) -> list[ChatPush]:
+    """The push job: settle a crashed run's leftovers, then serve every active subscription."""
+    with answers._lock:
+        if not dry_run:
+            settled = store_db.ledger_settle_crashed(answers.db)
+            if settled:
+                log.warning(
+                    "%d papers were mid-send when a push died; they are not sent again", settled
+                )
+        subs = store_db.active_subscriptions(answers.db)
+    answers.refresh()
+    outcomes = []
+    for sub in subs:
+        if chat_ids is not None and sub["chat_id"] not in chat_ids:
+            continue
+        outcome = await push_chat(answers, sub, send, dry_run)
+        if outcome.error:
+            log.warning("push to chat %s: %s", sub["chat_id"], outcome.error)
+        outcomes.append(outcome)
+        await asyncio.sleep(0)
+    return outcomes
+
+
+def summary(outcomes: list[ChatPush]) -> str:
+    """One line for `paperbot push` and /push."""
+    sent = sum(len(o.sent) for o in outcomes)
+    failed = [o for o in outcomes if o.error]
+    msgs = sum(o.messages for o in outcomes)
+    line = f"{len(outcomes)} chats: {sent} papers in {msgs} messages"
+    if failed:
+        line += f"; {len(failed)} chats failed (see log)"
+    return line
