@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TimedOut
+from telegram.error import Forbidden, TimedOut
 
 from store import db as store_db
 from store.answers import Answers, paper_url, shorten
@@ -140,7 +140,7 @@ async def push_chat(
                 True,
             )
             return outcome
-        except (RetryAfter, BadRequest, ChatMigrated, OSError, Exception) as exc:  # noqa: B014
+        except Exception as exc:  # any other failure (429, 5xx, network): surely not delivered
             with answers._lock:
                 store_db.ledger_forget(db, chat_id, carried)
             outcome.error = f"not sent, will retry next run: {type(exc).__name__}: {exc}"

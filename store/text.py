@@ -50,32 +50,60 @@ def _term(part: str) -> str | None:
     return term
 
 
+def _word_terms(word: str) -> tuple[str, ...]:
+    """The terms of one lowercased word (a `_WORD` match)."""
+    if _NUMBER.fullmatch(word):
+        return (word,)
+    parts = [p for p in _PARTS.split(word) if p]
+    if len(parts) > 1 and parts[-1] in ("s", "t", "re", "ve", "ll", "d", "m"):
+        parts = parts[:-1]  # possessives and contractions: "model's" -> model
+    out = []
+    for part in parts:
+        term = _term(part)
+        if term:
+            out.append(term)
+    if "-" in word and 1 < len(parts) <= 3:
+        compound = _term("".join(parts))
+        if compound:
+            out.append(compound)
+    return tuple(out)
+
+
+_chunk_cache: dict[str, tuple[str, ...]] = {}
+_CHUNK_CACHE_MAX = 1 << 20
+
+
+def _chunk_terms(chunk: str) -> tuple[str, ...]:
+    """The terms of one whitespace-free piece of lowercased text (cached by `tokenize`)."""
+    out: list[str] = []
+    for word in _WORD.findall(chunk):
+        out += _word_terms(word)
+    return tuple(out)
+
+
 def tokenize(text: str) -> list[str]:
     """Terms of `text`: lowercased, stemmed, stopwords out; hyphenated words give parts and compound.
 
     "vision-language" -> vision, languag, visionlanguag; "GPT-4" -> gpt, 4, gpt4; "2D/3D" -> 2d, 3d;
     "85.3" stays whole.
+
+    A word never spans whitespace, so the text is cut at whitespace and each piece's terms are
+    cached: abstracts repeat their pieces ("model," "(LLMs)") so most cost one dict look-up.
     """
     if not text:
         return []
-    text = unicodedata.normalize("NFKC", text).lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    cache = _chunk_cache
     out: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        if _NUMBER.fullmatch(word):
-            out.append(word)
-            continue
-        parts = [p for p in _PARTS.split(word) if p]
-        if len(parts) > 1 and parts[-1] in ("s", "t", "re", "ve", "ll", "d", "m"):
-            parts = parts[:-1]  # possessives and contractions: "model's" -> model
-        for part in parts:
-            term = _term(part)
-            if term:
-                out.append(term)
-        if "-" in word and 1 < len(parts) <= 3:
-            compound = _term("".join(parts))
-            if compound:
-                out.append(compound)
+    for chunk in text.lower().split():
+        terms = cache.get(chunk)
+        if terms is None:
+            terms = _chunk_terms(chunk)
+            if len(cache) >= _CHUNK_CACHE_MAX:
+                cache.clear()
+            cache[chunk] = terms
+        out += terms
     return out
 
 
