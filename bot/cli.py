@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from store import db as store_db
-from store.importers import FormatError, parse_text, read_file
+from store.importers import FormatError, iter_file
 
 PROGRESS_THRESHOLD = 5000
 
@@ -67,8 +67,7 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
     files = []
     for path in paths:
         try:
-            records = parse_text(read_file(path))
-            result = import_with_progress(db, records, Path(path).name)
+            result = import_with_progress(db, path)
         except (FormatError, store_db.StoreError) as exc:
             totals["refused"] += 1
             files.append({"path": path, "refused": str(exc)})
@@ -91,13 +90,16 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
         sys.exit(1)
 
 
-def import_with_progress(db, records: list[dict], name: str) -> store_db.ImportResult:
-    """Upsert in one transaction; a terminal sees a progress bar for large imports."""
-    if len(records) < PROGRESS_THRESHOLD or not sys.stderr.isatty():
+def import_with_progress(db, path: str) -> store_db.ImportResult:
+    """Upsert one file in one transaction; on a terminal, big files show a progress bar."""
+    name = Path(path).name
+    records = iter_file(path)
+    big = Path(path).stat().st_size > PROGRESS_THRESHOLD * 1000  # ~a few thousand papers
+    if not (big and sys.stderr.isatty()):
         return store_db.upsert_papers(db, records, name=name)
     from tqdm import tqdm
 
-    with tqdm(total=len(records), desc=f"importing {name}", unit="paper", file=sys.stderr) as bar:
+    with tqdm(desc=f"importing {name}", unit="paper", file=sys.stderr) as bar:
         return store_db.upsert_papers(
             db, records, name=name, progress=lambda done: bar.update(done - bar.n)
         )
@@ -205,6 +207,79 @@ def repo_cmd(ctx: Context, name: str, as_json: bool, limit: int) -> None:
 def similar_cmd(ctx: Context, paper_id: str, as_json: bool, limit: int) -> None:
     """Papers most like the given one (by id or arXiv id)."""
     print_answer(engine(ctx).similar(paper_id, limit=limit), as_json)
+
+
+@cli.command("run")
+@click.option(
+    "--webhook-url",
+    envvar="PAPERBOT_WEBHOOK_URL",
+    help="Public HTTPS URL for Telegram to post updates to (webhook mode). Default: long polling.",
+)
+@click.option(
+    "--listen",
+    envvar="PAPERBOT_LISTEN",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the webhook server binds (behind an HTTPS reverse proxy).",
+)
+@click.option(
+    "--port",
+    envvar="PAPERBOT_PORT",
+    default=8443,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port the webhook server listens on.",
+)
+@click.option(
+    "--secret-token",
+    envvar="PAPERBOT_WEBHOOK_SECRET",
+    help="Secret Telegram sends with each webhook request (default: PAPERBOT_WEBHOOK_SECRET).",
+)
+@click.pass_obj
+def run_cmd(
+    ctx: Context, webhook_url: str | None, listen: str, port: int, secret_token: str | None
+) -> None:
+    """Start the Telegram bot: token from TELEGRAM_BOT_TOKEN; Ctrl-C or SIGTERM stops it."""
+    import importlib.util
+    import logging
+    from urllib.parse import urlparse
+
+    from telegram import Update
+
+    from bot.app import build_application
+    from bot.config import ConfigError, Settings, setup_logging, validate_secret
+    from store.answers import Answers
+
+    try:
+        settings = Settings.from_env()
+        secret_token = validate_secret(secret_token)
+        if webhook_url and not webhook_url.startswith("https://"):
+            raise ConfigError("--webhook-url must be an https:// URL (Telegram requires HTTPS)")
+        if webhook_url and importlib.util.find_spec("tornado") is None:
+            raise ConfigError('webhook mode needs tornado: pip install "python-telegram-bot[webhooks]"')
+    except ConfigError as exc:
+        click.echo(f"paperbot run: {exc}", err=True)
+        sys.exit(2)
+    setup_logging(settings)
+    try:
+        answers = Answers.open(ctx.db_path)  # the index is loaded once, here
+    except store_db.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    app = build_application(settings, answers)
+    log = logging.getLogger("paperbot")
+    if webhook_url:
+        log.info("webhook mode: %s (listening on %s:%d)", webhook_url, listen, port)
+        app.run_webhook(
+            listen=listen,
+            port=port,
+            url_path=urlparse(webhook_url).path.lstrip("/"),
+            webhook_url=webhook_url,
+            secret_token=secret_token,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("long polling mode, database %s", ctx.db_path)
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
 def main() -> None:

@@ -215,14 +215,15 @@ def upsert_papers(
     `progress` is called with the number of records done after each chunk.
     """
     result = ImportResult()
-    records = list(records)
+    done = 0
     try:
         with db.atomic():
             seq = max_seq(db)
-            for start in range(0, len(records), CHUNK):
-                seq = _upsert_chunk(db, records[start : start + CHUNK], result, seq)
+            for chunk in _chunks(records, CHUNK):
+                seq = _upsert_chunk(db, chunk, result, seq)
+                done += len(chunk)
                 if progress:
-                    progress(min(start + CHUNK, len(records)))
+                    progress(done)
             db["imports"].insert(
                 {
                     "at": now_utc(),
@@ -235,6 +236,18 @@ def upsert_papers(
     except sqlite3.Error as exc:
         raise StoreError(f"database write failed, nothing was imported: {exc}") from None
     return result
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to `size` items, without holding the whole stream."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _existing(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tuple[dict, dict, dict]:

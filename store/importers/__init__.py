@@ -7,12 +7,13 @@ so a broken file is refused whole before anything is written.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from store.importers import arxiv_atom, hf_daily, jsonl, listing
 from store.importers.common import FormatError, Record
 
-__all__ = ["FormatError", "Record", "detect_format", "parse_text", "read_file", "MAX_BYTES"]
+__all__ = ["FormatError", "Record", "detect_format", "iter_file", "parse_text", "read_file", "MAX_BYTES"]
 
 MAX_BYTES = 64 * 1024 * 1024  # refuse absurd files before parsing them into memory
 
@@ -73,5 +74,31 @@ def read_file(path: str | Path) -> str:
         raise FormatError(f"cannot read: {exc.strerror or exc}") from None
     try:
         return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("not UTF-8 text") from None
+
+
+def iter_file(path: str | Path) -> Iterator[Record]:
+    """Records of a file of any format; JSON Lines stream (any size), others are read whole (bounded).
+
+    Errors surface as FormatError while iterating, so a caller that writes inside one transaction
+    rolls the whole file back.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        raise FormatError(f"cannot read: {exc.strerror or exc}") from None
+    first_line = head.split(b"\n", 1)[0].strip()
+    if first_line.startswith(b"{") and first_line.endswith(b"}") and b"\n{" in head.strip():
+        return _stream_jsonl(path)
+    return iter(parse_text(read_file(path)))
+
+
+def _stream_jsonl(path: Path) -> Iterator[Record]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            yield from jsonl.iter_records(handle)
     except UnicodeDecodeError:
         raise FormatError("not UTF-8 text") from None

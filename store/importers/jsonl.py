@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 
 from store.clean import classify_link
 from store.importers.common import FormatError, Record, make_record
@@ -10,8 +11,12 @@ from store.importers.common import FormatError, Record, make_record
 
 def parse(text: str) -> list[Record]:
     """One record per non-empty line; a bad line refuses the file, naming the line."""
-    records = []
-    for no, line in enumerate(text.splitlines(), 1):
+    return list(iter_records(text.splitlines()))
+
+
+def iter_records(lines: Iterable[str]) -> Iterator[Record]:
+    """Records from lines as they are read, so a million-paper export never sits in memory whole."""
+    for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -20,8 +25,7 @@ def parse(text: str) -> list[Record]:
             raise FormatError(f"line {no}: broken JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(obj, dict):
             raise FormatError(f"line {no}: expected a JSON object")
-        records.append(line_record(obj, f"line {no}"))
-    return records
+        yield line_record(obj, f"line {no}")
 
 
 def line_record(obj: dict, where: str) -> Record:
