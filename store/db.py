@@ -51,17 +51,30 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("paperbot")) / "papers.db"
 
 
-def open_db(path: str | Path | None = None) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode with the current schema."""
+def open_db(
+    path: str | Path | None = None, read_only: bool = False, timeout: float = 10.0
+) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in WAL mode with the current schema.
+
+    A file this process may not write is opened read-only: questions still work, writes fail with
+    a clear StoreError instead of corrupting anything. `timeout` is how long a write waits for
+    another writer's lock.
+    """
     path = Path(path) if path else default_db_path()
+    read_only = read_only or (path.exists() and not _writable(path))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        if read_only:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         db = sqlite_utils.Database(conn)
-        if not db.conn.execute("PRAGMA query_only").fetchone()[0] and _writable(path):
+        if not read_only and db.execute("pragma user_version").fetchone()[0] != SCHEMA_VERSION:
             db.enable_wal()
             ensure_schema(db)
-        db.conn.execute("PRAGMA busy_timeout = 10000")
+        else:
+            db.execute("select count(*) from papers").fetchone()
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from None
     return db
@@ -137,6 +150,31 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             ("papers", ["added_at"]),
         ]:
             db[table].create_index(cols, if_not_exists=True)
+        db.execute(f"pragma user_version = {SCHEMA_VERSION}")
+
+
+def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
+    """A consistent copy of a live database (SQLite's online backup API), written then renamed."""
+    target = Path(target)
+    if target.is_dir():
+        target = target / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+    tmp = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        with sqlite3.connect(str(tmp)) as out:
+            db.conn.backup(out)
+        out.close()
+        os.replace(tmp, target)
+    except (sqlite3.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"backup to {target} failed: {exc}") from None
+    return target
+
+
+def integrity_ok(db: sqlite_utils.Database) -> bool:
+    """PRAGMA integrity_check says ok."""
+    return db.execute("pragma integrity_check").fetchone()[0] == "ok"
 
 
 def now_utc() -> str:
