@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from store import db as store_db
 from store.answers import Answers
+
+# Timing varies on a shared 2-core CI machine: properties are about behaviour, not speed.
+settings.register_profile("paperbot", deadline=None, max_examples=100)
+settings.load_profile("paperbot")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATA = Path(__file__).parent / "data"
