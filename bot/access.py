@@ -1,0 +1,96 @@
+"""Who may use the bot: allowed chats, maintainers, group administrators, and a per-user rate limit.
+
+Plain functions and one small class, so the rules are tested without Telegram; handlers ask them
+before doing any work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+
+from telegram import Bot
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+QUESTIONS_PER_MINUTE = 10
+WINDOW_SECONDS = 60.0
+
+
+def chat_allowed(allowed: frozenset[int], chat_id: int) -> bool:
+    """An empty allow-list means no restriction."""
+    return not allowed or chat_id in allowed
+
+
+def is_maintainer(admins: frozenset[int], user_id: int | None) -> bool:
+    """PAPERBOT_ADMINS may run maintenance commands (/fetch, /push) from Telegram."""
+    return user_id is not None and user_id in admins
+
+
+async def may_manage_chat(
+    bot: Bot, chat_type: str, chat_id: int, user_id: int | None, admins: frozenset[int]
+) -> bool:
+    """Subscriptions: anyone in a private chat; in groups, chat administrators (and maintainers)."""
+    if chat_type == ChatType.PRIVATE or is_maintainer(admins, user_id):
+        return True
+    if user_id is None:
+        return False
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramError:
+        return False
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+class Verdict(Enum):
+    """What to do with a user's next question."""
+
+    ANSWER = "answer"
+    NOTICE = "notice"  # over the limit: say so once
+    SILENT = "silent"  # still over: say nothing until the window passes
+
+
+class RateLimiter:
+    """At most `limit` questions per user per window; one notice when crossed, then silence."""
+
+    def __init__(
+        self,
+        limit: int = QUESTIONS_PER_MINUTE,
+        window: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._seen: dict[int, deque[float]] = {}
+        self._noticed: set[int] = set()
+        self._lock = threading.Lock()
+
+    def check(self, user_id: int) -> Verdict:
+        """Count this question and say whether to answer it."""
+        if self.limit <= 0:
+            return Verdict.ANSWER
+        now = self.clock()
+        with self._lock:
+            times = self._seen.setdefault(user_id, deque())
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if len(times) < self.limit:
+                times.append(now)
+                self._noticed.discard(user_id)
+                return Verdict.ANSWER
+            if user_id in self._noticed:
+                return Verdict.SILENT
+            self._noticed.add(user_id)
+            return Verdict.NOTICE
+
+    def retry_in(self, user_id: int) -> int:
+        """Seconds until the user's oldest counted question leaves the window."""
+        with self._lock:
+            times = self._seen.get(user_id)
+            if not times:
+                return 0
+            return max(1, int(times[0] + self.window - self.clock() + 0.999))
