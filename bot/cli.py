@@ -245,9 +245,10 @@ def run_cmd(
     from urllib.parse import urlparse
 
     from telegram import Update
+    from telegram.error import InvalidToken, TelegramError
 
     from bot.app import build_application
-    from bot.config import ConfigError, Settings, setup_logging, validate_secret
+    from bot.config import ConfigError, Settings, mask, setup_logging, validate_secret
     from store.answers import Answers
 
     try:
@@ -256,7 +257,9 @@ def run_cmd(
         if webhook_url and not webhook_url.startswith("https://"):
             raise ConfigError("--webhook-url must be an https:// URL (Telegram requires HTTPS)")
         if webhook_url and importlib.util.find_spec("tornado") is None:
-            raise ConfigError('webhook mode needs tornado: pip install "python-telegram-bot[webhooks]"')
+            raise ConfigError(
+                'webhook mode needs tornado: pip install "python-telegram-bot[webhooks]"'
+            )
     except ConfigError as exc:
         click.echo(f"paperbot run: {exc}", err=True)
         sys.exit(2)
@@ -267,19 +270,27 @@ def run_cmd(
         raise click.ClickException(str(exc)) from None
     app = build_application(settings, answers)
     log = logging.getLogger("paperbot")
-    if webhook_url:
-        log.info("webhook mode: %s (listening on %s:%d)", webhook_url, listen, port)
-        app.run_webhook(
-            listen=listen,
-            port=port,
-            url_path=urlparse(webhook_url).path.lstrip("/"),
-            webhook_url=webhook_url,
-            secret_token=secret_token,
-            allowed_updates=Update.ALL_TYPES,
+    try:
+        if webhook_url:
+            log.info("webhook mode: %s (listening on %s:%d)", webhook_url, listen, port)
+            app.run_webhook(
+                listen=listen,
+                port=port,
+                url_path=urlparse(webhook_url).path.lstrip("/"),
+                webhook_url=webhook_url,
+                secret_token=secret_token,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            log.info("long polling mode, database %s", ctx.db_path)
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:  # its message quotes the token: never print it
+        click.echo(
+            "paperbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", err=True
         )
-    else:
-        log.info("long polling mode, database %s", ctx.db_path)
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        sys.exit(2)
+    except TelegramError as exc:
+        raise click.ClickException(mask(str(exc), settings.token)) from None
 
 
 def main() -> None:

@@ -12,7 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from store import db as store_db
+from store import expansion as qexp
+from store import semantic as sem
 from store.clean import short_name
 from store.index import Index, sync_index
 from store.text import _WORD, split_sentences, tokenize
@@ -23,10 +27,24 @@ from store.text import _WORD, split_sentences, tokenize
 MIN_COVERAGE = 0.5
 MIN_SHARED_TERMS = 3
 MIN_SHARED_IDF = 5.0
+MIN_EQUIVALENT_IDF = 1.0  # a stand-in word this common ("image" for "photo") adds coverage only
 SNIPPET_SENTENCES = 2
 GIST_CHARS = 220
 MAX_QUERY_TOKENS = 64
 NO_CODE_LINK = "no code link in the abstract"
+
+# The semantic stage. Fusion trusts BM25 alone when the best lexical paper covers at least
+# TRUST_HIGH of the question's specificity, meaning alone below TRUST_LOW (see semantic.fuse).
+# A paper whose cosine similarity to the question reaches SEMANTIC_ACCEPT is relevant even when it
+# shares few words with it; unrelated texts stay near SEMANTIC_FLOOR with this model.
+TRUST_LOW = 0.1
+TRUST_HIGH = 0.85
+SEMANTIC_FLOOR = 0.0
+SEMANTIC_ACCEPT = 0.45
+SEMANTIC_SUPPORT = 0.30  # with this similarity, a paper needs only MIN_COVERAGE_SUPPORTED
+MIN_COVERAGE_SUPPORTED = 0.2
+SEMANTIC_CANDIDATES = 20
+TRUST_PAPERS = 5  # the lexical confidence is the best coverage among this many top BM25 papers
 
 
 @dataclass
@@ -102,13 +120,64 @@ def clean_query(text: str) -> str:
 class Answers:
     """The answer engine over one database and its index; safe to call from worker threads."""
 
-    def __init__(self, db, db_path: Path | str | None = None, index: Index | None = None) -> None:
+    def __init__(
+        self,
+        db,
+        db_path: Path | str | None = None,
+        index: Index | None = None,
+        *,
+        expansion: bool = True,
+        feedback: bool = False,
+        semantic: bool | sem.Encoder | None = None,
+    ) -> None:
+        """`expansion`: acronyms and field synonyms; `feedback`: RM3 on top of them; `semantic`:
+        None turns the embedding stage on when PAPERBOT_SEMANTIC=on and it is installed, False
+        keeps it off, True requires it, an Encoder (anything with name, dim, encode) is used."""
         self.db = db
         self.db_path = db_path
         self.index = index if index is not None else sync_index(db, db_path)
         self._lock = threading.RLock()
         self._aliases: dict[str, list[str]] | None = None
         self._aliases_seq = -1
+        self.expansion = expansion
+        self.feedback = feedback
+        self._vocabularies: list[qexp.Vocabulary] | None = None
+        self._vocab_seq = -1
+        if semantic is None:
+            self.encoder = sem.load_encoder()
+        elif semantic is True:
+            self.encoder = sem.Encoder()
+        else:
+            self.encoder = semantic or None
+        self._terms_cache: dict[str, set[str]] = {}
+        self._terms_seq = -1
+        self.vectors: sem.Vectors | None = None
+        if self.encoder is not None:
+            self.vectors = sem.sync_vectors(db, db_path, self.encoder)
+
+    @property
+    def stage(self) -> str:
+        """Which stages answer questions, e.g. "bm25+expansion+semantic" (the bot logs it)."""
+        parts = ["bm25"]
+        if self.expansion:
+            parts.append("expansion")
+        if self.feedback:
+            parts.append("rm3")
+        if self.encoder is not None:
+            parts.append("semantic")
+        return "+".join(parts)
+
+    def describe_stage(self) -> str:
+        """One line for start-up logs: the active stages and how to change them."""
+        if self.encoder is not None:
+            return f"answers: {self.stage} ({self.encoder.name}, {len(self.vectors or [])} vectors)"
+        if not sem.installed():
+            hint = 'semantic stage not installed (pip install ".[semantic]", PAPERBOT_SEMANTIC=on)'
+        elif sem.wanted():
+            hint = "semantic stage installed but failed to load"
+        else:
+            hint = "semantic stage installed, off (PAPERBOT_SEMANTIC=on turns it on)"
+        return f"answers: {self.stage}; {hint}"
 
     @classmethod
     def open(cls, db_path: Path | str | None = None) -> Answers:
@@ -122,6 +191,8 @@ class Answers:
         with self._lock:
             before = len(self.index.doc_ids)
             self.index = sync_index(self.db, self.db_path, self.index)
+            if self.encoder is not None:
+                self.vectors = sem.sync_vectors(self.db, self.db_path, self.encoder, self.vectors)
             return len(self.index.doc_ids) - before
 
     # ------------------------------------------------------------ relevance
@@ -140,28 +211,163 @@ class Answers:
         return out
 
     @staticmethod
-    def _relevant(spec: dict[str, float], doc_terms: set[str]) -> tuple[bool, float]:
-        """The no-answer rule for one paper: (good enough, share of the question's specificity)."""
-        shared = [w for t, w in spec.items() if t in doc_terms]
+    def _relevant(
+        spec: dict[str, float],
+        doc_terms: set[str],
+        equivalents: dict[str, dict[str, float]] | None = None,
+    ) -> tuple[bool, float]:
+        """The no-answer rule for one paper: (good enough, share of the question's specificity).
+
+        A query word the paper lacks is still covered by an equivalent it holds (an acronym's long
+        form, a field synonym), but only with the specificity of the equivalent it holds, and it
+        counts among the "several telling words" only when that equivalent is itself telling.
+        """
+        shared, telling = [], 0
+        for term, weight in spec.items():
+            if term in doc_terms:
+                shared.append(weight)
+                telling += 1
+            elif equivalents and term in equivalents:
+                held = [w for t, w in equivalents[term].items() if t in doc_terms]
+                if held:
+                    shared.append(min(weight, max(held)))
+                    telling += shared[-1] >= MIN_EQUIVALENT_IDF
         coverage = sum(shared) / (sum(spec.values()) or 1.0)
-        several = len(shared) >= MIN_SHARED_TERMS and sum(shared) >= MIN_SHARED_IDF
+        several = telling >= MIN_SHARED_TERMS and sum(shared) >= MIN_SHARED_IDF
         return coverage >= MIN_COVERAGE or several, coverage
 
-    def _ranked(self, terms: list[str], k: int, exclude: set[str] | None = None):
-        """BM25 hits with their papers, split into (good, weak) by the no-answer rule."""
-        found = self.index.search(terms, k, exclude=exclude)
-        papers = store_db.get_papers(self.db, [pid for pid, _ in found])
+    def vocabularies(self) -> list[qexp.Vocabulary]:
+        """The field synonyms and the acronyms mined from the collection (rebuilt after imports)."""
+        if self._vocabularies is None or self._vocab_seq != self.index.covered_seq:
+            texts = (f"{t}. {a}" for t, a in self.db.execute("select title, abstract from papers"))
+            self._vocabularies = [_field_vocabulary(), qexp.acronym_vocabulary(texts)]
+            self._vocab_seq = self.index.covered_seq
+        return self._vocabularies
+
+    def _expand(self, terms: list[str]) -> qexp.Expansion:
+        if not self.expansion:
+            return qexp.expand(terms, [])
+        known = self.index.vocab.__contains__
+        return qexp.expand(terms, self.vocabularies(), known=known)
+
+    def _lexical(self, weights: dict[str, float]) -> np.ndarray:
+        """BM25 with weighted query terms: sum of weight * BM25Okapi's score of the term alone.
+        With every weight 1 per occurrence this is BM25Okapi.get_scores itself."""
+        out = np.zeros(len(self.index.doc_ids))
+        for term, weight in weights.items():
+            if weight:
+                out += weight * self.index.scores([term])
+        return out
+
+    def _feedback(self, scores: np.ndarray, exp: qexp.Expansion) -> dict[str, float]:
+        """RM3 terms from the first pass's best papers, weighted to sum RM3_WEIGHT per query term."""
+        top = np.argsort(-scores)[: qexp.RM3_DOCS]
+        docs = [
+            (self.index.term_frequencies(self.index.doc_ids[d]), float(scores[d]))
+            for d in top
+            if scores[d] > 0
+        ]
+        found = qexp.rm3_terms(docs, self.index.idf_of, set(exp.weights))
+        mass = qexp.RM3_WEIGHT * len(set(exp.terms))
+        return {t: w * mass for t, w in found.items()}
+
+    def _ranked(
+        self,
+        terms: list[str],
+        k: int,
+        exclude: set[str] | None = None,
+        question: str | None = None,
+    ):
+        """Hits with their papers, split into (good, weak) by the no-answer rule.
+
+        BM25 over the (expanded) question ranks first; with the semantic stage, the question's
+        embedding is fused in, weighed by how well the best lexical paper covers the question.
+        """
+        exp = self._expand(terms)
+        scores = self._lexical(exp.weights)
+        if self.feedback and scores.any():
+            scores = scores + self._lexical(self._feedback(scores, exp))
+        for pid in exclude or ():
+            if pid in self.index.doc_of:
+                scores[self.index.doc_of[pid]] = 0.0
+        scores[~self.index.alive] = 0.0
+        pool = max(k, 1) + (SEMANTIC_CANDIDATES if self.encoder is not None else 0)
+        hits = np.flatnonzero(scores > 0)
+        hits = hits[np.lexsort((hits, -scores[hits]))][:pool]
+        lexical = {self.index.doc_ids[d]: float(scores[d]) for d in hits}
+        similarity: dict[str, float] = {}
+        if self.encoder is not None and self.vectors is not None and len(self.vectors):
+            query_vec = self.encoder.encode([sem.question_text(question or " ".join(terms))])[0]
+            sims = self.vectors.similarities(query_vec)
+            best = np.argsort(-sims)[:SEMANTIC_CANDIDATES]
+            wanted = set(lexical) | {self.vectors.ids[i] for i in best}
+            wanted -= exclude or set()
+            similarity = {
+                pid: float(sims[self.vectors.row_of[pid]])
+                for pid in wanted
+                if pid in self.vectors.row_of
+                and pid in self.index.doc_of
+                and self.index.alive[self.index.doc_of[pid]]
+            }
+        papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
         spec = self._specificity(terms)
+        equivalents = self._equivalent_spec(exp)
+        judged: dict[str, tuple[bool, float]] = {}
+
+        def judge(pid: str) -> tuple[bool, float]:
+            if pid not in judged:
+                judged[pid] = self._relevant(spec, self._doc_terms(papers[pid]), equivalents)
+            return judged[pid]
+
+        if similarity:
+            best_cov = max(
+                (judge(p)[1] for p in list(lexical)[:TRUST_PAPERS] if p in papers), default=0.0
+            )
+            trust = sem.lexical_confidence(best_cov, TRUST_LOW, TRUST_HIGH)
+            order = sem.fuse(lexical, similarity, trust, floor=SEMANTIC_FLOOR)
+        else:
+            order = list(lexical.items())
         good, weak = [], []
-        for pid, score in found:
-            paper = papers.get(pid)
-            if paper is None:
+        for pid, score in order:
+            if pid not in papers:
                 continue
-            doc_terms = set(tokenize(paper["title"] + " " + paper["abstract"]))
-            doc_terms |= set(tokenize(" ".join(link["url"] for link in paper["links"])))
-            ok, coverage = self._relevant(spec, doc_terms)
-            (good if ok else weak).append((paper, score, coverage))
+            ok, coverage = judge(pid)
+            sim = similarity.get(pid)
+            if sim is not None and not ok:
+                ok = sim >= SEMANTIC_ACCEPT or (
+                    sim >= SEMANTIC_SUPPORT and coverage >= MIN_COVERAGE_SUPPORTED
+                )
+            (good if ok else weak).append((papers[pid], score, coverage))
+            if len(good) >= k:
+                break
         return good, weak
+
+    def _doc_terms(self, paper: dict[str, Any]) -> set[str]:
+        """A paper's terms (title, abstract, link URLs), cached until the collection changes."""
+        if self._terms_seq != self.index.covered_seq:
+            self._terms_cache, self._terms_seq = {}, self.index.covered_seq
+        cached = self._terms_cache.get(paper["id"])
+        if cached is None:
+            cached = set(tokenize(paper["title"] + " " + paper["abstract"]))
+            cached |= set(tokenize(" ".join(link["url"] for link in paper["links"])))
+            if len(self._terms_cache) < 100_000:
+                self._terms_cache[paper["id"]] = cached
+        return cached
+
+    def _equivalent_spec(self, exp: qexp.Expansion) -> dict[str, dict[str, float]]:
+        """For each query term, its equivalents with their own specificity."""
+        if not exp.equivalents:
+            return {}
+        return {
+            term: {e: max(self.index.idf_of(e), 0.0) for e in equivalents}
+            for term, equivalents in exp.equivalents.items()
+        }
+
+    def _snippet_terms(self, terms: list[str]) -> list[str]:
+        """The question's terms plus the equivalents that made a paper match (for snippets, bold)."""
+        exp = self._expand(terms)
+        extra = [e for eqs in exp.equivalents.values() for e in sorted(eqs)]
+        return list(dict.fromkeys([*terms, *extra]))
 
     # ------------------------------------------------------------ public calls
 
@@ -172,8 +378,9 @@ class Answers:
         if not terms:
             return Answer(query, [])
         with self._lock:
-            good, weak = self._ranked(terms, max(limit, 1) + 7)
-        results = [self._hit(p, s, c, terms) for p, s, c in good[: max(limit, 0)]]
+            good, weak = self._ranked(terms, max(limit, 1) + 7, question=query)
+            shown = self._snippet_terms(terms)
+            results = [self._hit(p, s, c, shown) for p, s, c in good[: max(limit, 0)]]
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), terms=terms)
 
@@ -185,9 +392,10 @@ class Answers:
             return Answer(query, [])
         offset = max(offset, 0)
         with self._lock:
-            good, weak = self._ranked(terms, offset + limit + 50)
-        page = good[offset : offset + limit]
-        results = [self._hit(p, s, c, terms, gist=True) for p, s, c in page]
+            good, weak = self._ranked(terms, offset + limit + 50, question=query)
+            shown = self._snippet_terms(terms)
+            page = good[offset : offset + limit]
+            results = [self._hit(p, s, c, shown, gist=True) for p, s, c in page]
         suggestions = [] if good else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), offset=offset, terms=terms)
 
@@ -232,8 +440,10 @@ class Answers:
         if not terms:
             return list(paper_ids)
         with self._lock:
-            scores = self.index.scores(terms)
+            exp = self._expand(terms)
+            scores = self._lexical(exp.weights)
             spec = self._specificity(terms)
+            equivalents = self._equivalent_spec(exp)
             papers = store_db.get_papers(self.db, list(paper_ids))
         out = []
         for pid in paper_ids:
@@ -242,7 +452,7 @@ class Answers:
             if doc is None or paper is None or scores[doc] <= 0:
                 continue
             doc_terms = set(tokenize(paper["title"] + " " + paper["abstract"]))
-            if self._relevant(spec, doc_terms)[0]:
+            if self._relevant(spec, doc_terms, equivalents)[0]:
                 out.append(pid)
         return out
 
@@ -343,6 +553,16 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
     return cut + "…"
+
+
+_FIELD_VOCABULARY: qexp.Vocabulary | None = None
+
+
+def _field_vocabulary() -> qexp.Vocabulary:
+    global _FIELD_VOCABULARY
+    if _FIELD_VOCABULARY is None:
+        _FIELD_VOCABULARY = qexp.field_vocabulary()
+    return _FIELD_VOCABULARY
 
 
 def _alias_key(text: str) -> str:

@@ -46,3 +46,24 @@ def refusals(answers: Answers, questions: list[str]) -> dict[str, Any]:
         "refused": len(questions) - len(answered),
         "answered": answered,
     }
+
+
+def latency(answers: Answers, questions: list[str], warmup: int = 3) -> dict[str, float]:
+    """p50/p95 wall time of `ask` in milliseconds, after a few warm-up calls."""
+    import time
+
+    for q in questions[:warmup]:
+        answers.ask(q)
+    times = []
+    for q in questions:
+        started = time.perf_counter()
+        answers.ask(q)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    if not times:
+        return {"p50": 0.0, "p95": 0.0, "n": 0}
+    return {
+        "p50": round(times[len(times) // 2], 2),
+        "p95": round(times[min(len(times) - 1, int(len(times) * 0.95))], 2),
+        "n": len(times),
+    }

@@ -7,16 +7,29 @@ contain its terms, with the same idf (epsilon floor included), k1, b and documen
 Postings live in immutable segments saved next to the database (`<db>.index/`) and memory-mapped
 on load; papers added later become a new small segment instead of a rebuild, and a changed paper is
 retired (its statistics removed) and added again, so the scores stay those of BM25Okapi over the
-live collection.
+live collection. Document numbers only grow, so each segment holds a contiguous range of them and
+a term's postings, read segment after segment, come out sorted by document.
+
+`search` finds the top k without scoring every matching document (MaxScore): each term has an upper
+bound of what it can add to a score (kept per segment at build time). A first pass over the rarest
+terms gives k real scores and so a threshold; the common terms whose bounds together stay below it
+cannot lift a document into the top k alone, so only documents holding one of the other
+("essential") terms are candidates, and candidates whose bound falls below the threshold are dropped
+as the common terms' frequencies are looked up (binary search in their document-sorted postings).
+The survivors are scored with the same float operations, in the same order, as the dense `scores`,
+so the results are identical to it, not merely close.
 """
 
 from __future__ import annotations
 
-import heapq
+import contextlib
 import json
 import os
 import shutil
+import threading
 import uuid
+from array import array
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +42,12 @@ K1 = 1.5
 B = 0.75
 EPSILON = 0.25
 TITLE_WEIGHT = 3  # a title counts as this many copies of itself in the document's token list
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 MERGE_SEGMENTS = 8
+SYNC_BATCH = 200_000  # papers per segment while (re)building; the segments are merged at the end
+SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
+SLACK = 1e-9  # relative safety margin on bounds and thresholds (float rounding is ~1e-16)
+_PARTS = ("offsets", "docs", "tfs", "maxc")
 
 
 def document_tokens(title: str, abstract: str, link_text: str = "") -> list[str]:
@@ -40,11 +57,20 @@ def document_tokens(title: str, abstract: str, link_text: str = "") -> list[str]
 
 @dataclass
 class Segment:
-    """Postings for a range of documents, sorted by term then document (CSR layout)."""
+    """Postings of the documents lo..hi-1, sorted by term then document (CSR layout).
+
+    `maxc[t]` is the most term t adds to a score in this segment per unit of idf,
+    max tf*(k1+1)/(tf+norm), for the average document length `avgdl` of its build; at another
+    average it is scaled (see `Index._bounds`) so it stays an upper bound.
+    """
 
     offsets: np.ndarray  # int64, len = n_terms_at_build + 1
     docs: np.ndarray  # int32 document numbers
     tfs: np.ndarray  # uint16 term frequencies
+    maxc: np.ndarray  # float64 per term
+    lo: int
+    hi: int
+    avgdl: float
     name: str = ""
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,16 +80,47 @@ class Segment:
         lo, hi = self.offsets[tid], self.offsets[tid + 1]
         return self.docs[lo:hi], self.tfs[lo:hi]
 
+    def count(self, tid: int) -> int:
+        if tid + 1 >= len(self.offsets):
+            return 0
+        return int(self.offsets[tid + 1] - self.offsets[tid])
+
     @staticmethod
-    def build(term_ids: np.ndarray, doc_nums: np.ndarray, n_terms: int) -> Segment:
-        """From one (term, doc) pair per token occurrence: count tfs, sort by term then doc."""
-        keys = term_ids.astype(np.int64) << 32 | doc_nums.astype(np.int64)
-        uniq, counts = np.unique(keys, return_counts=True)
-        tids = (uniq >> 32).astype(np.int64)
+    def build(tids: np.ndarray, docs: np.ndarray, tfs: np.ndarray, n_terms: int, lo: int, hi: int,
+              norm: np.ndarray, avgdl: float) -> Segment:
+        """From one (term, doc, tf) triple per distinct term of each document, docs ascending."""
+        doc_bits = max(int(hi - lo).bit_length(), 1)
+        tf_bits = max(int(tfs.max()).bit_length(), 1) if len(tfs) else 1
+        if len(tids) and (int(n_terms).bit_length() + doc_bits + tf_bits) <= 63:
+            # One int64 key per posting, sorted (much faster than argsort): term | doc | tf.
+            key = tids.astype(np.int64) << (doc_bits + tf_bits)
+            key |= (docs.astype(np.int64) - lo) << tf_bits
+            key |= tfs.astype(np.int64)
+            key.sort()
+            tids = key >> (doc_bits + tf_bits)
+            docs = ((key >> tf_bits) & ((1 << doc_bits) - 1)) + lo
+            tfs = key & ((1 << tf_bits) - 1)
+            del key
+        else:
+            order = np.lexsort((docs, tids))
+            tids, docs, tfs = tids[order], docs[order], tfs[order]
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(tids, minlength=n_terms), out=offsets[1:])
-        docs = (uniq & 0xFFFFFFFF).astype(np.int32)
-        return Segment(offsets, docs, np.minimum(counts, 65535).astype(np.uint16))
+        docs = docs.astype(np.int32)
+        tfs = tfs.astype(np.uint16)
+        return Segment(offsets, docs, tfs, _max_contrib(offsets, docs, tfs, norm), lo, hi, avgdl)
+
+
+def _max_contrib(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Per term, max over its postings of tf*(k1+1)/(tf+norm[doc])."""
+    out = np.zeros(len(offsets) - 1)
+    if len(docs):
+        tf = tfs.astype(np.float64)
+        contrib = tf * (K1 + 1) / (tf + norm[docs])
+        starts = offsets[:-1]
+        present = starts < offsets[1:]
+        out[present] = np.maximum.reduceat(contrib, starts[present])
+    return out
 
 
 _EMPTY_I = np.zeros(0, dtype=np.int32)
@@ -75,6 +132,7 @@ class Index:
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
+        self._terms: list[str] = []
         self.df = np.zeros(0, dtype=np.int64)
         self.doc_ids: list[str] = []
         self.doc_of: dict[str, int] = {}
@@ -84,19 +142,24 @@ class Index:
         self.covered_seq = 0
         self.db_uuid = ""
         self._stats: tuple | None = None
+        self._live = 0
+        self._scratch: np.ndarray | None = None
+        self._scratch_lock = threading.Lock()
+        self._saved: dict | None = None  # what the folder's append-only files hold (see `save`)
 
     # ------------------------------------------------------------ statistics
 
     @property
     def size(self) -> int:
         """Live documents."""
-        return int(self.alive.sum())
+        return self._live
 
     def _compute_stats(self) -> tuple[np.ndarray, float, np.ndarray]:
         """idf per term (BM25Okapi's, epsilon floor included), avgdl, and each doc's length norm."""
         n = self.size
         if n == 0:
-            return np.zeros(len(self.df)), 1.0, np.zeros(0)
+            return np.zeros(len(self.df)), 1.0, np.zeros(len(self.doc_len))
+        avgdl, norm = self._lengths()
         present = self.df > 0
         df = self.df[present].astype(np.float64)
         raw = np.log(n - df + 0.5) - np.log(df + 0.5)
@@ -104,9 +167,12 @@ class Index:
         raw[raw < 0] = EPSILON * average_idf
         idf = np.zeros(len(self.df))
         idf[present] = raw
-        avgdl = float(self.doc_len[self.alive].sum()) / n
-        norm = K1 * (1 - B + B * self.doc_len / avgdl)
         return idf, avgdl, norm
+
+    def _lengths(self) -> tuple[float, np.ndarray]:
+        """avgdl over live documents and every document's length norm k1*(1-b+b*dl/avgdl)."""
+        avgdl = float(self.doc_len[self.alive].sum()) / max(self.size, 1)
+        return avgdl, K1 * (1 - B + B * self.doc_len / avgdl)
 
     def stats(self) -> tuple[np.ndarray, float, np.ndarray]:
         """Cached (idf, avgdl, norm); recomputed after any change."""
@@ -128,67 +194,124 @@ class Index:
 
     def add(self, papers: Iterable[tuple[str, list[str]]]) -> int:
         """Add (paper_id, tokens) pairs as one new segment; a known id is retired and re-added."""
-        term_ids: list[np.ndarray] = []
-        doc_nums: list[np.ndarray] = []
-        lengths: list[int] = []
+        vocab, terms = self.vocab, self._terms
+        get = vocab.get
         first = len(self.doc_ids)
-        vocab = self.vocab
+        tids = array("q")
+        tfs = array("q")
+        distinct = array("q")
+        lengths = array("d")
+        retire: list[int] = []  # documents of earlier segments replaced by this batch
+        replaced: list[int] = []  # documents of this batch replaced again within it
         for paper_id, tokens in papers:
-            if paper_id in self.doc_of:
-                self._retire(self.doc_of[paper_id])
-            doc = len(self.doc_ids)
+            old = self.doc_of.get(paper_id)
+            if old is not None:
+                (replaced if old >= first else retire).append(old)
+            self.doc_of[paper_id] = len(self.doc_ids)
             self.doc_ids.append(paper_id)
-            self.doc_of[paper_id] = doc
+            counts = Counter(tokens)
+            ids = list(map(get, counts))
+            if None in ids:
+                for i, term in enumerate(counts):
+                    if ids[i] is None:
+                        ids[i] = vocab.get(term)
+                        if ids[i] is None:
+                            ids[i] = vocab[term] = len(terms)
+                            terms.append(term)
+            tids.extend(ids)
+            tfs.extend(counts.values())
+            distinct.append(len(counts))
             lengths.append(len(tokens))
-            tids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64, count=len(tokens))
-            term_ids.append(tids)
-            doc_nums.append(np.full(len(tids), doc, dtype=np.int64))
         added = len(self.doc_ids) - first
         if not added:
             return 0
-        self.doc_len = np.concatenate([self.doc_len, np.asarray(lengths, dtype=np.float64)])
-        self.alive = np.concatenate([self.alive, np.ones(added, dtype=bool)])
-        segment = Segment.build(np.concatenate(term_ids), np.concatenate(doc_nums), len(vocab))
-        counts = np.diff(segment.offsets)
-        df = np.zeros(len(vocab), dtype=np.int64)
-        df[: len(self.df)] = self.df
-        df += counts
-        self.df = df
+        if retire:
+            self._retire(retire)
+        self.doc_len = np.concatenate([self.doc_len, np.frombuffer(lengths, dtype=np.float64)])
+        alive = np.ones(added, dtype=bool)
+        alive[np.asarray(replaced, dtype=np.int64) - first] = False
+        self.alive = np.concatenate([self.alive, alive])
+        self._live += int(alive.sum())
+        t = np.frombuffer(tids, dtype=np.int64)
+        f = np.minimum(np.frombuffer(tfs, dtype=np.int64), 65535)
+        d = np.repeat(np.arange(first, first + added, dtype=np.int64), np.frombuffer(distinct, dtype=np.int64))
+        if replaced:
+            keep = self.alive[d]
+            t, d, f = t[keep], d[keep], f[keep]
+        self.df = _grow(self.df, len(vocab))
+        avgdl, norm = self._lengths()
+        segment = Segment.build(t, d, f, len(vocab), first, first + added, norm, avgdl)
+        self.df += np.diff(segment.offsets)
+        self._stats = None
         self.segments.append(segment)
         if len(self.segments) > MERGE_SEGMENTS:
-            self.merge()
-        self._stats = None
+            self._merge_tail()
         return added
 
-    def _retire(self, doc: int) -> None:
-        """Take a document out of the statistics and the results (its postings stay, masked)."""
-        if not self.alive[doc]:
+    def _retire(self, docs: list[int]) -> None:
+        """Take documents out of the statistics and the results (their postings stay, masked)."""
+        docs_arr = np.unique(np.asarray(docs, dtype=np.int64))
+        docs_arr = docs_arr[self.alive[docs_arr]]
+        if not len(docs_arr):
             return
-        self.alive[doc] = False
-        for segment in self.segments:
-            positions = np.flatnonzero(segment.docs == doc)
-            tids = np.searchsorted(segment.offsets, positions, side="right") - 1
-            np.subtract.at(self.df, tids, 1)
+        self.alive[docs_arr] = False
+        self._live -= len(docs_arr)
+        for seg in self.segments:
+            mine = docs_arr[(docs_arr >= seg.lo) & (docs_arr < seg.hi)]
+            if not len(mine):
+                continue
+            positions = np.flatnonzero(np.isin(seg.docs, mine))
+            tids = np.searchsorted(seg.offsets, positions, side="right") - 1
+            self.df[: len(seg.offsets) - 1] -= np.bincount(tids, minlength=len(seg.offsets) - 1)
         self._stats = None
 
     def merge(self) -> None:
         """Fold all segments into one (dropping retired documents) so queries touch fewer arrays."""
+        if self.segments:
+            self.segments = [self._merged(self.segments)]
+
+    def _merge_tail(self) -> None:
+        """Fold the newest segments together, log-structured: small ones merge, a big one stays."""
+        sizes = [len(s.docs) for s in self.segments]
+        i = len(sizes) - 2
+        total = sizes[-1] + sizes[-2]
+        while i > 0 and sizes[i - 1] <= 4 * total:
+            i -= 1
+            total += sizes[i]
+        self.segments = self.segments[:i] + [self._merged(self.segments[i:])]
+
+    def _merged(self, segs: list[Segment]) -> Segment:
+        """Consecutive segments as one, without sorting: a term's postings are concatenated in
+        segment order, which is document order."""
         n_terms = len(self.vocab)
-        tids, docs, tfs = [], [], []
-        for seg in self.segments:
-            counts = np.diff(seg.offsets)
-            tids.append(np.repeat(np.arange(len(counts), dtype=np.int64), counts))
-            docs.append(np.asarray(seg.docs))
-            tfs.append(np.asarray(seg.tfs))
-        tid = np.concatenate(tids)
-        doc = np.concatenate(docs)
-        tf = np.concatenate(tfs)
-        keep = self.alive[doc]
-        tid, doc, tf = tid[keep], doc[keep], tf[keep]
-        order = np.lexsort((doc, tid))
+        counts = []
+        for seg in segs:
+            c = np.zeros(n_terms, dtype=np.int64)
+            c[: len(seg.offsets) - 1] = np.diff(seg.offsets)
+            counts.append(c)
+        total = np.sum(counts, axis=0) if counts else np.zeros(n_terms, dtype=np.int64)
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(tid, minlength=n_terms), out=offsets[1:])
-        self.segments = [Segment(offsets, doc[order].astype(np.int32), tf[order])]
+        np.cumsum(total, out=offsets[1:])
+        docs = np.empty(int(offsets[-1]), dtype=np.int32)
+        tfs = np.empty(int(offsets[-1]), dtype=np.uint16)
+        before = np.zeros(n_terms, dtype=np.int64)
+        for seg, c in zip(segs, counts, strict=True):
+            start = np.zeros(n_terms, dtype=np.int64)
+            start[: len(seg.offsets) - 1] = seg.offsets[:-1]
+            dest = np.repeat(offsets[:-1] + before - start, c)
+            dest += np.arange(len(dest), dtype=np.int64)
+            docs[dest] = seg.docs
+            tfs[dest] = seg.tfs
+            before += c
+            del dest
+        lo, hi = segs[0].lo, segs[-1].hi
+        if not self.alive[lo:hi].all():
+            keep = self.alive[docs]
+            tid = np.repeat(np.arange(n_terms, dtype=np.int64), total)[keep]
+            docs, tfs = docs[keep], tfs[keep]
+            offsets[1:] = np.cumsum(np.bincount(tid, minlength=n_terms))
+        avgdl, norm = self._lengths()
+        return Segment(offsets, docs, tfs, _max_contrib(offsets, docs, tfs, norm), lo, hi, avgdl)
 
     # ------------------------------------------------------------ queries
 
@@ -202,11 +325,24 @@ class Index:
                 counts[tid] = counts.get(tid, 0) + 1
         return [(tid, c * float(idf[tid])) for tid, c in counts.items() if idf[tid] != 0]
 
+    def weighted(self, weights: dict[str, float]) -> list[tuple[int, float]]:
+        """(term id, weight * idf) for a query given as term weights (1 per occurrence = BM25)."""
+        idf = self.stats()[0]
+        out = []
+        for term, weight in weights.items():
+            tid = self.vocab.get(term)
+            if tid is not None and weight and idf[tid] != 0:
+                out.append((tid, weight * float(idf[tid])))
+        return out
+
     def scores(self, tokens: list[str]) -> np.ndarray:
         """Scores of every document (dense; retired documents score 0): BM25Okapi.get_scores."""
-        idf, _avgdl, norm = self.stats()
+        return self._dense(self.query_weights(tokens))
+
+    def _dense(self, weights: list[tuple[int, float]]) -> np.ndarray:
+        _idf, _avgdl, norm = self.stats()
         out = np.zeros(len(self.doc_ids))
-        for tid, weight in self.query_weights(tokens):
+        for tid, weight in weights:
             for seg in self.segments:
                 docs, tfs = seg.postings(tid)
                 if len(docs):
@@ -216,27 +352,187 @@ class Index:
         return out
 
     def search(self, tokens: list[str], k: int = 10, exclude: set[str] | None = None) -> list[tuple[str, float]]:
-        """The k best (paper_id, score) with score > 0, best first."""
-        if not self.doc_ids or k <= 0:
+        """The k best (paper_id, score) with score > 0, best first (ties: earlier document first)."""
+        return self._search(self.query_weights(tokens), k, exclude)
+
+    def search_weighted(
+        self, weights: dict[str, float], k: int = 10, exclude: set[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """`search` for a weighted query (expanded terms): the top k of sum weight * BM25(term)."""
+        return self._search(self.weighted(weights), k, exclude)
+
+    def _search(self, weights: list[tuple[int, float]], k: int, exclude: set[str] | None, dense: bool = False):
+        if not self.doc_ids or k <= 0 or not weights:
             return []
-        scores = self.scores(tokens)
-        for paper_id in exclude or ():
-            if paper_id in self.doc_of:
-                scores[self.doc_of[paper_id]] = 0.0
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        best = heapq.nlargest(k, ((float(scores[d]), -int(d)) for d in hits))
-        return [(self.doc_ids[-d], s) for s, d in best]
+        excluded = np.asarray(
+            sorted(self.doc_of[p] for p in exclude or () if p in self.doc_of), dtype=np.int64
+        )
+        if dense or any(w <= 0 for _, w in weights):
+            # Tiny collections can have negative idfs; bounds assume positive ones.
+            scores = self._dense(weights)
+            scores[excluded] = 0.0
+            hits = np.flatnonzero(scores > 0)
+            docs = _best(hits, scores[hits], k)
+        else:
+            docs = self._top_k(weights, k, excluded)
+        return [(self.doc_ids[d], s) for d, s in docs]
+
+    def search_dense(self, tokens: list[str], k: int = 10, exclude: set[str] | None = None) -> list[tuple[str, float]]:
+        """`search` by scoring every document: the reference the pruned search must equal."""
+        return self._search(self.query_weights(tokens), k, exclude, dense=True)
+
+    # The pruned search ------------------------------------------------
+
+    def _bounds(self, weights: list[tuple[int, float]]) -> list[float]:
+        """Per query term, an upper bound of what it adds to any live document's score."""
+        avgdl = self.stats()[1]
+        out = []
+        for tid, w in weights:
+            best = 0.0
+            for seg in self.segments:
+                if tid < len(seg.maxc) and seg.count(tid):
+                    # norm grows as avgdl shrinks: contributions rise at most by avgdl_build/avgdl.
+                    best = max(best, float(seg.maxc[tid]) * max(1.0, seg.avgdl / avgdl))
+            out.append(w * best * (1 + SLACK))
+        return out
+
+    def _postings(self, tid: int) -> list[tuple[Segment, np.ndarray, np.ndarray]]:
+        out = []
+        for seg in self.segments:
+            docs, tfs = seg.postings(tid)
+            if len(docs):
+                out.append((seg, docs, tfs))
+        return out
+
+    def _lookup(self, tid: int, cands: np.ndarray) -> np.ndarray:
+        """Term frequencies (float64, 0 where absent) of term `tid` in sorted documents `cands`."""
+        out = np.zeros(len(cands))
+        for seg, docs, tfs in self._postings(tid):
+            i0, i1 = np.searchsorted(cands, [seg.lo, seg.hi])
+            if i0 == i1:
+                continue
+            sub = cands[i0:i1].astype(docs.dtype)
+            pos = np.searchsorted(docs, sub)
+            pos[pos == len(docs)] = len(docs) - 1
+            found = docs[pos] == sub
+            out[i0:i1][found] = tfs[pos[found]]
+        return out
+
+    def _exact(self, weights: list[tuple[int, float]], cands: np.ndarray) -> np.ndarray:
+        """Scores of sorted documents `cands` with the dense path's float operations and order."""
+        norm = self.stats()[2][cands]
+        out = np.zeros(len(cands))
+        for tid, weight in weights:
+            tf = self._lookup(tid, cands)
+            out += weight * (tf * (K1 + 1) / (tf + norm))
+        return out
+
+    def _union(self, terms: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted distinct documents holding any of `terms`, with those terms' summed contributions."""
+        norm = self.stats()[2]
+        if len(terms) == 1:
+            tid, w = terms[0]
+            found = self._postings(tid)
+            if not found:
+                return np.zeros(0, dtype=np.int64), np.zeros(0)
+            docs = np.concatenate([p[1] for p in found]).astype(np.int64)
+            tf = np.concatenate([p[2] for p in found]).astype(np.float64)
+            return docs, w * (tf * (K1 + 1) / (tf + norm[docs]))
+        parts = [(w, p) for tid, w in terms for p in self._postings(tid)]
+        total = sum(len(p[1]) for _, p in parts)
+        with self._scratch_lock:
+            scratch = self._scratch
+            if scratch is None or len(scratch) < len(self.doc_ids):
+                scratch = self._scratch = np.zeros(len(self.doc_ids))
+            for w, (_seg, docs, tfs) in parts:
+                tf = tfs.astype(np.float64)
+                scratch[docs] += w * (tf * (K1 + 1) / (tf + norm[docs]))
+            if total * 16 < len(self.doc_ids):
+                cands = np.sort(np.concatenate([p[1] for _, p in parts]).astype(np.int64))
+                if len(cands) > 1:
+                    cands = cands[np.concatenate(([True], cands[1:] != cands[:-1]))]
+            else:
+                cands = np.flatnonzero(scratch)
+            partial = scratch[cands]
+            scratch[cands] = 0.0
+        return cands, partial
+
+    def _top_k(self, weights: list[tuple[int, float]], k: int, excluded: np.ndarray) -> list[tuple[int, float]]:
+        """MaxScore: the k best live, non-excluded documents, exactly as the dense path ranks them."""
+        bounds = self._bounds(weights)
+        counts = [sum(s.count(tid) for s in self.segments) for tid, _ in weights]
+        by_bound = sorted(range(len(weights)), key=lambda i: bounds[i])  # common terms first
+
+        def usable(docs: np.ndarray) -> np.ndarray:
+            ok = self.alive[docs]
+            if len(excluded):
+                ok &= ~np.isin(docs, excluded)
+            return ok
+
+        # 1. A threshold: real scores of the best documents among the rarest terms' postings.
+        seed, budget = [], 0
+        for i in reversed(by_bound):
+            if seed and budget + counts[i] > SEED_POSTINGS:
+                break
+            seed.append(weights[i])
+            budget += counts[i]
+        cands, partial = self._union(seed)
+        ok = usable(cands)
+        cands, partial = cands[ok], partial[ok]
+        theta = 0.0
+        if len(seed) < len(weights) and len(cands) >= k:
+            m = min(len(cands), 4 * k + 32)
+            top = np.sort(cands[np.argpartition(-partial, m - 1)[:m]]) if len(cands) > m else cands
+            exact = self._exact(weights, top)
+            exact = exact[exact > 0]
+            if len(exact) >= k:
+                theta = float(np.partition(exact, len(exact) - k)[len(exact) - k])
+        floor = theta * (1 - SLACK)
+
+        # 2. Terms whose bounds together stay below the threshold are non-essential.
+        cut, acc = 0, 0.0
+        if theta > 0:
+            while cut < len(by_bound) and acc + bounds[by_bound[cut]] < floor:
+                acc += bounds[by_bound[cut]]
+                cut += 1
+        lazy = by_bound[:cut]
+        essential = [weights[i] for i in by_bound[cut:]]
+        if not (cut == 0 and len(seed) == len(weights)):  # else the seed pass saw every term
+            cands, partial = self._union(essential)
+            ok = usable(cands)
+            cands, partial = cands[ok], partial[ok]
+
+        # 3. Look up the non-essential terms for the candidates that can still reach the threshold.
+        if theta > 0:
+            norm = self.stats()[2]
+            rest = acc
+            keep = partial + rest >= floor
+            cands, partial = cands[keep], partial[keep]
+            for i in reversed(lazy):
+                tid, w = weights[i]
+                rest -= bounds[i]
+                tf = self._lookup(tid, cands)
+                partial = partial + w * (tf * (K1 + 1) / (tf + norm[cands]))
+                keep = partial + rest >= floor
+                cands, partial = cands[keep], partial[keep]
+
+        # 4. The survivors, scored exactly as the dense path scores them.
+        scores = self._exact(weights, cands)
+        hits = scores > 0
+        return _best(cands[hits], scores[hits], k)
+
+    # ------------------------------------------------------------ documents
 
     def term_frequencies(self, paper_id: str) -> dict[str, int]:
         """A paper's terms and their counts, read back from the postings (for "similar")."""
         doc = self.doc_of.get(paper_id)
         if doc is None:
             return {}
-        terms = self.terms()
+        terms = self._terms
         out: dict[str, int] = {}
         for seg in self.segments:
+            if not seg.lo <= doc < seg.hi:
+                continue
             positions = np.flatnonzero(seg.docs == doc)
             tids = np.searchsorted(seg.offsets, positions, side="right") - 1
             for tid, tf in zip(tids.tolist(), seg.tfs[positions].tolist(), strict=True):
@@ -245,26 +541,25 @@ class Index:
 
     def terms(self) -> list[str]:
         """Term strings by id."""
-        out = [""] * len(self.vocab)
-        for term, tid in self.vocab.items():
-            out[tid] = term
-        return out
+        return list(self._terms)
 
     # ------------------------------------------------------------ persistence
 
     def save(self, folder: Path) -> None:
-        """Write segments (new ones only), then the small arrays, then meta.json as the commit point."""
+        """Write new segments, the small arrays, append new ids and terms, then meta.json (the
+        commit point: it records how much of each file is valid)."""
         folder.mkdir(parents=True, exist_ok=True)
         for seg in self.segments:
             if not seg.name:
                 seg.name = uuid.uuid4().hex[:12]
-                for part in ("offsets", "docs", "tfs"):
+                for part in _PARTS:
                     _save_array(folder / f"seg-{seg.name}-{part}.npy", getattr(seg, part))
         _save_array(folder / "df.npy", self.df)
         _save_array(folder / "doc_len.npy", self.doc_len)
         _save_array(folder / "alive.npy", self.alive)
-        _write_text(folder / "terms.txt", "\n".join(self.terms()))
-        _write_text(folder / "ids.txt", "\n".join(self.doc_ids))
+        saved = self._saved if self._saved and self._saved.get("folder") == str(folder) else None
+        ids_bytes = _append_lines(folder / "ids.txt", saved, "ids", self.doc_ids, _id_line)
+        terms_bytes = _append_lines(folder / "terms.txt", saved, "terms", self._terms, str)
         meta = {
             "format": INDEX_FORMAT,
             "tokenizer": TOKENIZER_VERSION,
@@ -272,10 +567,17 @@ class Index:
             "covered_seq": self.covered_seq,
             "db_uuid": self.db_uuid,
             "docs": len(self.doc_ids),
-            "segments": [seg.name for seg in self.segments],
+            "terms": len(self._terms),
+            "ids_bytes": ids_bytes,
+            "terms_bytes": terms_bytes,
+            "segments": [
+                {"name": s.name, "lo": s.lo, "hi": s.hi, "avgdl": s.avgdl} for s in self.segments
+            ],
         }
         _write_text(folder / "meta.json", json.dumps(meta))
-        keep = {f"seg-{s.name}-{p}.npy" for s in self.segments for p in ("offsets", "docs", "tfs")}
+        self._saved = {"folder": str(folder), "ids": (len(self.doc_ids), ids_bytes),
+                       "terms": (len(self._terms), terms_bytes)}
+        keep = {f"seg-{s.name}-{p}.npy" for s in self.segments for p in _PARTS}
         for path in folder.glob("seg-*.npy"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)
@@ -290,32 +592,94 @@ class Index:
             ):
                 return None
             index = cls()
-            terms = (folder / "terms.txt").read_text().split("\n")
-            index.vocab = {t: i for i, t in enumerate(terms)} if terms != [""] else {}
-            index.doc_ids = (folder / "ids.txt").read_text().split("\n")[: meta["docs"]]
-            if index.doc_ids == [""]:
-                index.doc_ids = []
-            index.doc_of = {pid: i for i, pid in enumerate(index.doc_ids)}
-            index.df = np.load(folder / "df.npy")
+            index._terms = _read_lines(folder / "terms.txt", meta["terms_bytes"])
+            index.vocab = dict(zip(index._terms, range(len(index._terms)), strict=True))
+            ids = _read_lines(folder / "ids.txt", meta["ids_bytes"])
+            index.doc_ids = [json.loads(x) if x[:1] == '"' else x for x in ids]
+            index.doc_of = dict(zip(index.doc_ids, range(len(index.doc_ids)), strict=True))
+            index.df = np.array(np.load(folder / "df.npy"))
             index.doc_len = np.load(folder / "doc_len.npy")
-            index.alive = np.load(folder / "alive.npy")
-            for name in meta["segments"]:
-                parts = [np.load(folder / f"seg-{name}-{p}.npy", mmap_mode="r") for p in ("offsets", "docs", "tfs")]
-                index.segments.append(Segment(*parts, name=name))
+            index.alive = np.array(np.load(folder / "alive.npy"))
+            for s in meta["segments"]:
+                parts = [np.load(folder / f"seg-{s['name']}-{p}.npy", mmap_mode="r") for p in _PARTS]
+                index.segments.append(Segment(*parts, lo=s["lo"], hi=s["hi"], avgdl=s["avgdl"], name=s["name"]))
             index.covered_seq = meta["covered_seq"]
             index.db_uuid = meta.get("db_uuid", "")
-        except (OSError, ValueError, KeyError):
+            consistent = (
+                len(index._terms) == meta["terms"] == len(index.df) == len(index.vocab)
+                and len(index.doc_ids) == meta["docs"] == len(index.doc_len) == len(index.alive)
+            )
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if len(index.doc_len) != len(index.doc_ids) or len(index.df) != len(index.vocab):
+        if not consistent:
             return None
-        # Retire/alive updates write into arrays; give them writable copies of the small ones.
-        index.alive = np.array(index.alive)
+        # doc_of keeps an id's last number: a re-added paper's older numbers are retired.
+        index._live = int(index.alive.sum())
+        index._saved = {"folder": str(folder), "ids": (meta["docs"], meta["ids_bytes"]),
+                        "terms": (meta["terms"], meta["terms_bytes"])}
         return index
 
 
-def _save_array(path: Path, array: np.ndarray) -> None:
+def _best(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k highest (doc, score), best first; equal scores: lower document number first."""
+    if len(docs) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[part].min()
+        # Everything tied with the k-th score competes on document number.
+        tied = np.flatnonzero(scores >= kth)
+        docs, scores = docs[tied], scores[tied]
+    order = np.lexsort((docs, -scores))[:k]
+    return [(int(docs[i]), float(scores[i])) for i in order]
+
+
+def _grow(array_: np.ndarray, n: int) -> np.ndarray:
+    if len(array_) >= n:
+        return array_
+    out = np.zeros(n, dtype=array_.dtype)
+    out[: len(array_)] = array_
+    return out
+
+
+def _id_line(paper_id: str) -> str:
+    """One line of ids.txt: the id itself, or JSON when it could be mistaken (newline, quote)."""
+    if "\n" in paper_id or paper_id[:1] == '"' or "\r" in paper_id:
+        return json.dumps(paper_id)
+    return paper_id
+
+
+def _append_lines(path: Path, saved: dict | None, key: str, items: list[str], line) -> int:
+    """Make `path` hold `line(item)` for each item, one per line; appends to what the last save
+    wrote when it can. Returns the valid byte length (bytes past it, from an interrupted save, are
+    ignored on load and cut by the next save)."""
+    if saved and path.exists():
+        count, size = saved[key]
+        if count <= len(items):
+            data = "".join(line(x) + "\n" for x in items[count:]).encode("utf-8")
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+                fh.seek(size)
+                fh.write(data)
+            return size + len(data)
+    data = "".join(line(x) + "\n" for x in items).encode("utf-8")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return len(data)
+
+
+def _read_lines(path: Path, size: int) -> list[str]:
+    with open(path, "rb") as fh:
+        data = fh.read(size)
+    if len(data) != size:
+        raise ValueError(f"{path.name} is shorter than its index says")
+    lines = data.decode("utf-8").split("\n")
+    lines.pop()  # after the last newline
+    return lines
+
+
+def _save_array(path: Path, array_: np.ndarray) -> None:
     tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, np.asarray(array))
+    np.save(tmp, np.asarray(array_))
     os.replace(tmp, path)
 
 
@@ -346,20 +710,25 @@ def sync_index(db, db_path: Path | str | None, index: Index | None = None) -> In
         index.db_uuid = db_uuid
         if folder is not None and folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
-    changed = False
-    batch: list[tuple[str, list[str]]] = []
-    for paper_id, seq, title, abstract, links in store_db.iter_for_index(db, index.covered_seq):
-        batch.append((paper_id, document_tokens(title, abstract, links)))
-        index.covered_seq = max(index.covered_seq, seq)
-        if len(batch) >= 200_000:
-            index.add(batch)
-            batch, changed = [], True
-    if batch:
+    rows = store_db.iter_for_index(db, index.covered_seq)
+    batches = 0
+    while True:
+        batch: list[tuple[str, list[str]]] = []
+        for paper_id, seq, title, abstract, links in rows:
+            batch.append((paper_id, document_tokens(title, abstract, links)))
+            index.covered_seq = max(index.covered_seq, seq)
+            if len(batch) >= SYNC_BATCH:
+                break
+        if not batch:
+            break
         index.add(batch)
-        changed = True
-    if changed and folder is not None:
-        try:
+        batches += 1
+        if len(batch) < SYNC_BATCH:
+            break
+    if batches > 1:
+        index.merge()  # a bulk load: one segment for the queries
+    if batches and folder is not None:
+        # A read-only data dir still answers from memory; the next writable start saves.
+        with contextlib.suppress(OSError):
             index.save(folder)
-        except OSError:
-            pass  # a read-only data dir still answers from memory; the next writable start saves
     return index

@@ -1,0 +1,88 @@
+"""The python-telegram-bot Application: one builder chain, the handlers in order, the command menu.
+
+`build_application` does no I/O; `paperbot run` (bot/cli.py) starts it with polling or a webhook,
+and the end-to-end tests start it against a local Bot API stand-in through `TELEGRAM_API_URL`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.config import Settings
+from store.answers import Answers
+
+log = logging.getLogger(__name__)
+
+# New messages only: an edited question is not asked again.
+NEW_MESSAGES = filters.UpdateType.MESSAGE
+
+
+def build_application(settings: Settings, answers: Answers) -> Application:
+    """The bot, wired and configured; shared objects live in `bot_data`, not in module globals."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_sending_without_reply=True,  # the question may be deleted before we answer
+            )
+        )
+        .concurrent_updates(True)  # many questions at once; search runs in worker threads
+        .rate_limiter(AIORateLimiter(max_retries=3))  # Telegram's flood limits, with retries
+        .post_init(post_init)
+    )
+    if settings.api_url:  # a self-hosted Bot API server (or the test stand-in)
+        builder = builder.base_url(settings.api_url)
+        if settings.base_file_url:
+            builder = builder.base_file_url(settings.base_file_url)
+    app = builder.build()
+    app.bot_data["answers"] = answers
+    app.bot_data["queries"] = handlers.RecentQueries()
+    app.bot_data["settings"] = settings
+    add_handlers(app)
+    return app
+
+
+def add_handlers(app: Application) -> None:
+    """Register handlers; in one group the first match wins, so order matters."""
+    for name, callback in handlers.COMMAND_CALLBACKS.items():
+        app.add_handler(CommandHandler(name, callback, filters=NEW_MESSAGES))
+    app.add_handler(CallbackQueryHandler(handlers.button))
+    # Questions: plain text; the handler itself ignores group chatter not addressed to the bot.
+    app.add_handler(
+        MessageHandler(NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, handlers.question)
+    )
+    # Last: any command not matched above (unknown, or addressed to another bot).
+    app.add_handler(MessageHandler(NEW_MESSAGES & filters.COMMAND, handlers.unknown))
+    app.add_error_handler(handlers.on_error)
+
+
+def bot_commands() -> list[BotCommand]:
+    """The command menu, from the same list /help shows."""
+    return [
+        BotCommand(name, f"{args} - {about}" if args else about)
+        for name, args, about in handlers.command_help()
+    ]
+
+
+async def post_init(app: Application) -> None:
+    """Register the command menu once the bot knows who it is."""
+    await app.bot.set_my_commands(bot_commands())
+    figures = app.bot_data["answers"].stats()
+    log.info("@%s ready: %s papers", app.bot.username, figures.get("papers", 0))

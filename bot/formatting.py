@@ -1,0 +1,432 @@
+"""Answers and papers as Telegram HTML: escaped, chunked to the message limit, with keyboards.
+
+Pure functions only (no network, no Application), so every reply can be checked in a plain test.
+Everything that comes from a paper or a user goes through `esc`; the only tags are ours.
+
+Callback data (at most 64 bytes, so an old button still means something after a restart):
+  m|t|<offset>|<key>   "More"/"Back" on a /topic page: edit that page in place
+  m|a|<offset>|<key>   "More" under an answer: send the next results as a /topic page
+  s|<paper id>         "Similar": papers like this one
+`<key>` is the query itself when it fits, else `~` + a hash the bot remembers until a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
+
+from store.answers import NO_CODE_LINK, Answer, Hit
+
+MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096
+MAX_DATA = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64 bytes
+MAX_OFFSET = 9999  # keeps "m|t|<offset>|" at most 9 bytes
+MAX_LITERAL = MAX_DATA - len("m|t|9999|")  # bytes of a query carried as itself
+HASH_PREFIX = "~"
+PAGE_SIZE = 5
+TITLE_CHARS = 250
+SNIPPET_CHARS = 1200
+ECHO_CHARS = 120  # how much of a user's text a reply quotes back
+LINK_KINDS = ("model", "demo", "project", "other")
+_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s<>\"]*)?$")
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send: HTML text within the limit, and maybe a keyboard."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A decoded button press."""
+
+    action: str  # "more" or "similar"
+    mode: str = ""  # for "more": "t" (edit the page) or "a" (send a new page)
+    offset: int = 0
+    key: str = ""  # for "more": query or hashed key; for "similar": paper id
+
+
+# ---------------------------------------------------------------- HTML pieces
+
+
+def esc(text: str) -> str:
+    """Escape text for Telegram HTML: `<`, `>` and `&` (quotes only matter inside attributes)."""
+    return html.escape(text or "", quote=False)
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis, so quoted user text stays short."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    return word_cut(text, limit).rstrip(",;: ") + "…"
+
+
+def word_cut(text: str, limit: int) -> str:
+    """The longest prefix of at most `limit` characters that ends between words (offsets kept)."""
+    head = text[:limit]
+    if len(text) <= limit:
+        return head
+    last_space = re.search(r"\s+\S*$", head)
+    return head[: last_space.start()] if last_space and last_space.start() > 0 else head
+
+
+def highlight(text: str, marks: Iterable[tuple[int, int]], limit: int = SNIPPET_CHARS) -> str:
+    """Escaped `text` (cut to `limit`) with the marked spans in bold; bad spans are skipped."""
+    text = text or ""
+    cut, tail = text, ""
+    if len(text) > limit:
+        cut, tail = word_cut(text, limit), "…"
+    out, pos = [], 0
+    for start, end in sorted(marks):
+        if start < pos or end > len(cut) or start >= end:
+            continue
+        out += [esc(cut[pos:start]), "<b>", esc(cut[start:end]), "</b>"]
+        pos = end
+    out += [esc(cut[pos:]), tail]
+    return "".join(out)
+
+
+def is_safe_url(url: str | None) -> bool:
+    """Only plain http(s) URLs become links or buttons: Telegram rejects a whole message with a bad one."""
+    return bool(url) and len(url) <= 2000 and bool(_URL_RE.match(url))
+
+
+def display_url(url: str) -> str:
+    """A URL as people read it: no scheme, no www, not too long."""
+    return shorten(re.sub(r"^https?://(www\.)?", "", url).rstrip("/"), 60)
+
+
+def link(url: str | None, label: str) -> str:
+    """`<a href>` around the escaped label, or just the label when the URL is unusable."""
+    if not is_safe_url(url):
+        return esc(label)
+    return f'<a href="{html.escape(url, quote=True)}">{esc(label)}</a>'
+
+
+def links_lines(hit: Hit) -> list[str]:
+    """The code line (or the plain 'no code link' note), then other links by kind."""
+    by_kind = hit.links_by_kind()
+    code = [link(u, display_url(u)) for u in by_kind.get("code", [])[:2]]
+    lines = [f"code: {', '.join(code)}" if code else f"<i>{esc(NO_CODE_LINK)}</i>"]
+    for kind in LINK_KINDS:
+        urls = by_kind.get(kind, [])[:2]
+        if urls:
+            lines.append(f"{kind}: {', '.join(link(u, display_url(u)) for u in urls)}")
+    return lines
+
+
+def hit_block(hit: Hit, number: int) -> str:
+    """One result: numbered linked title, snippet with query terms bold, links, its /paper id."""
+    title = link(hit.url, shorten(hit.title, TITLE_CHARS))
+    lines = [f"<b>{number}. {title}</b>"]
+    if hit.snippet:
+        lines.append(highlight(hit.snippet, hit.marks))
+    lines += links_lines(hit)
+    lines.append(f"<code>/paper {esc(hit.id)}</code>")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- chunking
+
+
+def chunk(blocks: Sequence[str], limit: int = MAX_TEXT, sep: str = "\n\n") -> list[str]:
+    """Pack blocks into as few messages as fit `limit`; a block never straddles two messages."""
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        if utf16_len(block) > limit:
+            block = fit_block(block, limit)
+        candidate = f"{current}{sep}{block}" if current else block
+        if utf16_len(candidate) <= limit:
+            current = candidate
+        else:
+            messages.append(current)
+            current = block
+    if current:
+        messages.append(current)
+    return messages
+
+
+def fit_block(block: str, limit: int) -> str:
+    """An over-long block as plain escaped text cut to fit (tags are ours, so stripping is safe)."""
+    plain = html.unescape(_TAG_RE.sub("", block))
+    size = limit
+    while True:
+        text = esc(shorten(plain, size))
+        if utf16_len(text) <= limit:
+            return text
+        size = max(1, min(size - 1, size * limit // utf16_len(text)))
+
+
+def split_plain(text: str, limit: int) -> list[str]:
+    """Long plain text (a full abstract) as escaped pieces of at most `limit`, cut between words."""
+    pieces, rest = [], text.strip()
+    while rest:
+        size = min(len(rest), limit)
+        while utf16_len(esc(rest[:size])) > limit:
+            size = max(1, size * 9 // 10)
+        if size < len(rest) and " " in rest[:size]:
+            size = rest[:size].rindex(" ") + 1
+        pieces.append(esc(rest[:size].strip()))
+        rest = rest[size:].strip()
+    return pieces
+
+
+def replies(blocks: Sequence[str], keyboard: InlineKeyboardMarkup | None = None) -> list[Reply]:
+    """Chunked messages; the keyboard goes under the last one, next to the results it serves."""
+    texts = chunk([b for b in blocks if b])
+    return [Reply(text, keyboard if i == len(texts) - 1 else None) for i, text in enumerate(texts)]
+
+
+# ---------------------------------------------------------------- callback data
+
+
+def query_key(query: str) -> str:
+    """The query itself when it fits a button (restart-safe), else a short stable hash."""
+    if len(query.encode("utf-8")) <= MAX_LITERAL and not query.startswith(HASH_PREFIX):
+        return query
+    return HASH_PREFIX + hashlib.sha256(query.encode("utf-8")).hexdigest()[:16]
+
+
+def is_hashed(key: str) -> bool:
+    """True when the key needs the bot's memory of recent queries."""
+    return key.startswith(HASH_PREFIX)
+
+
+def more_data(mode: str, offset: int, query: str) -> str:
+    """Callback data for a More/Back button."""
+    return f"m|{mode}|{offset}|{query_key(query)}"
+
+
+def similar_data(paper_id: str) -> str | None:
+    """Callback data for a Similar button, or None when the id is too long for one."""
+    data = f"s|{paper_id}"
+    return data if len(data.encode("utf-8")) <= MAX_DATA else None
+
+
+def parse_callback(data: str | None) -> Callback | None:
+    """Decode callback data; None for anything malformed or from another version."""
+    parts = (data or "").split("|", 3)
+    if parts[0] == "s" and len(parts) >= 2 and parts[1]:
+        return Callback("similar", key=(data or "")[2:])
+    if parts[0] == "m" and len(parts) == 4 and parts[1] in ("t", "a") and parts[2].isdigit():
+        return (
+            Callback("more", mode=parts[1], offset=int(parts[2]), key=parts[3])
+            if parts[3]
+            else None
+        )
+    return None
+
+
+# ---------------------------------------------------------------- keyboards
+
+
+def hit_rows(hits: Sequence[Hit], first: int = 1) -> list[list[InlineKeyboardButton]]:
+    """Per result: a URL button to its code (when it has a usable link) and a Similar button."""
+    rows = []
+    for number, hit in enumerate(hits, first):
+        row = []
+        code = [u for u in hit.links_by_kind().get("code", []) if is_safe_url(u)]
+        if code:
+            row.append(InlineKeyboardButton(f"Code {number}", url=code[0]))
+        data = similar_data(hit.id)
+        if data:
+            row.append(InlineKeyboardButton(f"Similar {number}", callback_data=data))
+        if row:
+            rows.append(row)
+    return rows
+
+
+def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
+    """A markup, or None rather than an empty keyboard."""
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+# ---------------------------------------------------------------- replies
+
+
+def answer_replies(answer: Answer) -> list[Reply]:
+    """The reply to a question: its best papers with snippets, or a plain 'nothing' note."""
+    if not answer.results:
+        return nothing_found(answer.query, answer.suggestions)
+    blocks = [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
+    rows = hit_rows(answer.results)
+    shown = len(answer.results)
+    if answer.total > shown:
+        rows.append(
+            [InlineKeyboardButton("More", callback_data=more_data("a", shown, answer.query))]
+        )
+    return replies(blocks, keyboard(rows))
+
+
+def topic_page(answer: Answer, page_size: int = PAGE_SIZE) -> Reply:
+    """One page of a /topic listing with Back/More buttons; a single message, edited in place."""
+    if not answer.results:
+        return nothing_found(answer.query, answer.suggestions)[0]
+    first, last = answer.offset + 1, answer.offset + len(answer.results)
+    header = f"<b>Papers on “{esc(shorten(answer.query, ECHO_CHARS))}”</b> ({first}–{last} of {answer.total})"
+    blocks = [header] + [hit_block(hit, n) for n, hit in enumerate(answer.results, first)]
+    nav = []
+    if answer.offset > 0:
+        back = max(answer.offset - page_size, 0)
+        nav.append(InlineKeyboardButton("Back", callback_data=more_data("t", back, answer.query)))
+    if last < answer.total and last <= MAX_OFFSET:
+        nav.append(InlineKeyboardButton("More", callback_data=more_data("t", last, answer.query)))
+    texts = chunk(blocks)  # gists are short: one message in practice; never more than one here
+    return Reply(texts[0], keyboard([*hit_rows(answer.results, first), nav]))
+
+
+def nothing_found(query: str, suggestions: Sequence[str] = ()) -> list[Reply]:
+    """Say plainly that the collection has nothing, point to /topic, list near misses."""
+    lines = [
+        f"The collection has nothing on “{esc(shorten(query, ECHO_CHARS))}”.",
+        "Try /topic with a few broader words, e.g. <code>/topic image captioning</code>.",
+    ]
+    if suggestions:
+        lines.append("\nClosest titles (weak matches):")
+        lines += [f"• {esc(shorten(title, TITLE_CHARS))}" for title in suggestions]
+    return replies(["\n".join(lines)])
+
+
+def repo_replies(answer: Answer) -> list[Reply]:
+    """Papers found by name with their code links, or the 'nothing' note."""
+    if not answer.results:
+        return nothing_found(answer.query, answer.suggestions)
+    blocks = [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
+    return replies(blocks, keyboard(hit_rows(answer.results)))
+
+
+def similar_replies(answer: Answer, source_title: str | None = None) -> list[Reply]:
+    """Papers like a given one; the header names the paper they are like."""
+    if not answer.results:
+        return replies(["No similar papers in the collection."])
+    header = f"<b>Papers like “{esc(shorten(source_title or answer.query, TITLE_CHARS))}”</b>"
+    blocks = [header] + [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
+    return replies(blocks, keyboard(hit_rows(answer.results)))
+
+
+def latest_replies(hits: Sequence[Hit]) -> list[Reply]:
+    """Recently added papers with a gist each."""
+    if not hits:
+        return replies(
+            ["The collection is empty: import papers with <code>paperbot import</code>."]
+        )
+    blocks = ["<b>Recently added</b>"] + [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
+    return replies(blocks, keyboard(hit_rows(hits)))
+
+
+def paper_replies(paper: dict[str, Any]) -> list[Reply]:
+    """One paper in full: title, authors, dates, the whole abstract and every link."""
+    hit = Hit(paper["id"], paper["title"], 0.0, "", paper.get("url"), paper.get("links", []))
+    head = [f"<b>{link(hit.url, shorten(hit.title, TITLE_CHARS * 2))}</b>"]
+    if paper.get("authors"):
+        head.append(esc(shorten(", ".join(paper["authors"]), 600)))
+    facts = [f"id <code>{esc(paper['id'])}</code>"]
+    if paper.get("arxiv_id"):
+        facts.append(
+            f"arXiv {link('https://arxiv.org/abs/' + paper['arxiv_id'], paper['arxiv_id'])}"
+        )
+    for label, key in (("published", "published"), ("added", "added_at")):
+        if paper.get(key):
+            facts.append(f"{label} {esc(str(paper[key])[:10])}")
+    head.append(" · ".join(facts))
+    blocks = ["\n".join(head), *split_plain(paper.get("abstract", ""), MAX_TEXT // 2)]
+    blocks.append("\n".join(links_lines(hit)))
+    return replies(blocks, keyboard(hit_rows([hit])))
+
+
+def paper_not_found(paper_id: str) -> list[Reply]:
+    """An unknown id: say so and say where ids come from."""
+    return replies(
+        [
+            f"No paper with id “{esc(shorten(paper_id, ECHO_CHARS))}” in the collection. "
+            "Every answer shows its papers' ids (<code>/paper …</code>)."
+        ]
+    )
+
+
+def stats_replies(stats: dict[str, Any]) -> list[Reply]:
+    """Collection figures."""
+    last = stats.get("last_import")
+    lines = [
+        "<b>Collection</b>",
+        f"papers: {stats.get('papers', 0)}",
+        f"papers with links: {stats.get('papers_with_links', 0)} ({stats.get('links', 0)} links)",
+        f"last import: {esc(last['at'] + ' (' + last['name'] + ')') if last else 'never'}",
+    ]
+    if "subscribed_chats" in stats:
+        lines.append(f"subscribed chats: {stats['subscribed_chats']}")
+    return replies(["\n".join(lines)])
+
+
+def help_replies(
+    stats: dict[str, Any],
+    commands: Sequence[tuple[str, str, str]],
+    examples: Sequence[str],
+    bot_username: str | None,
+) -> list[Reply]:
+    """What the bot knows (collection size), how to address it, example questions, commands."""
+    mention = f"@{esc(bot_username)}" if bot_username else "my name"
+    lines = [
+        f"I answer questions about the team's paper collection: {stats.get('papers', 0)} papers, "
+        f"{stats.get('papers_with_links', 0)} with code or project links.",
+        "",
+        f"In a private chat, just write your question. In a group, start with /ask, mention "
+        f"{mention}, or reply to one of my messages.",
+        "",
+        "<b>Example questions</b>",
+        *[f"• <code>{esc(example)}</code>" for example in examples],
+        "",
+        "<b>Commands</b>",
+        *[command_line(name, args, about) for name, args, about in commands],
+    ]
+    return replies(["\n".join(lines)])
+
+
+def command_line(name: str, args: str, about: str) -> str:
+    """`/name ARGS — what it does`, as /help lists it."""
+    usage = f"/{name} {esc(args)}" if args else f"/{name}"
+    return f"{usage} — {esc(about)}"
+
+
+def usage_replies(command: str, args: str, about: str, example: str) -> list[Reply]:
+    """A command without its argument: what it does and an example to copy."""
+    return replies(
+        [
+            f"Usage: {command_line(command, args, about)}\n"
+            f"Example: <code>/{command} {esc(example)}</code>"
+        ]
+    )
+
+
+def unknown_command_replies(command: str, names: Sequence[str]) -> list[Reply]:
+    """An unknown command: name it and list the real ones."""
+    known = ", ".join(f"/{name}" for name in names)
+    return replies(
+        [
+            f"I don't know {esc(shorten(command, ECHO_CHARS))}. I know {known}.\n"
+            "Or just ask a question in plain words; /help has examples."
+        ]
+    )
+
+
+def text_reply(text: str) -> list[Reply]:
+    """A fixed, already-safe one-liner (our own text, no user input)."""
+    return replies([text])

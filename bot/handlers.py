@@ -1,0 +1,401 @@
+"""Telegram handlers: read the update, call a plain `reply_for_*` function in a thread, send.
+
+The `reply_for_*` functions hold the logic (answers -> formatting -> list[Reply]) and are tested
+without Telegram. Handlers stay a few lines each: updates run concurrently, so search goes through
+`asyncio.to_thread` and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Chat, Message, MessageEntity, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot import formatting as fmt
+from bot.formatting import Reply
+from store.answers import Answers
+
+log = logging.getLogger(__name__)
+
+ASK_LIMIT = 3
+REPO_LIMIT = 3
+SIMILAR_LIMIT = 3
+LATEST_COUNT = 5
+APOLOGY = "Sorry, something went wrong with that request. Please try again in a moment."
+EXPIRED = "This button has expired (the bot restarted). Please ask again."
+NO_MORE = "No more results."
+
+# (name, arguments, what it does, example argument): the menu, /help and usage lines in one place.
+COMMANDS: list[tuple[str, str, str, str]] = [
+    (
+        "ask",
+        "QUESTION",
+        "answer a question from the papers",
+        "which papers caption remote sensing images?",
+    ),
+    ("topic", "WORDS", "papers on a subject, five at a time", "image captioning"),
+    ("repo", "NAME", "a paper's code and links, by name or acronym", "CLIP"),
+    ("paper", "ID", "one paper in full, with its links", "t-826d74fca928"),
+    ("latest", "", "recently added papers", ""),
+    ("stats", "", "collection figures", ""),
+    ("help", "", "what I know and how to ask", ""),
+    ("start", "", "introduction", ""),
+]
+EXAMPLES = [
+    "which papers caption remote sensing images?",
+    "how do models generate code from natural language?",
+    "/topic video understanding",
+    "/repo CLIP",
+]
+
+
+def command_help() -> list[tuple[str, str, str]]:
+    """(name, arguments, description) of every command, for /help."""
+    return [(name, args, about) for name, args, about, _ in COMMANDS]
+
+
+def usage(command: str) -> list[Reply]:
+    """The usage line and example for a command called without its argument."""
+    name, args, about, example = next(c for c in COMMANDS if c[0] == command)
+    return fmt.usage_replies(name, args, about, example)
+
+
+# ---------------------------------------------------------------- state shared by handlers
+
+
+class RecentQueries:
+    """Queries too long for callback data, by hash: what an old "More" button still finds."""
+
+    def __init__(self, capacity: int = 5000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, query: str) -> None:
+        """Keep a query whose button carries a hash (literal queries need no memory)."""
+        key = fmt.query_key(query)
+        if not fmt.is_hashed(key):
+            return
+        with self._lock:
+            self._items[key] = query
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def resolve(self, key: str) -> str | None:
+        """The query for a button's key, or None when it was forgotten (a restart)."""
+        if not fmt.is_hashed(key):
+            return key
+        with self._lock:
+            return self._items.get(key)
+
+
+@dataclass
+class ButtonOutcome:
+    """What a button press does: replies to send or to edit in, and the toast to show."""
+
+    replies: list[Reply] = field(default_factory=list)
+    edit: bool = False
+    alert: str | None = None
+
+
+# ---------------------------------------------------------------- plain functions
+
+
+def reply_for_question(
+    answers: Answers, text: str, queries: RecentQueries | None = None
+) -> list[Reply]:
+    """A question's answer, or the plain 'nothing on it' note with a /topic hint."""
+    if not text.strip():
+        return usage("ask")
+    answer = answers.ask(text, limit=ASK_LIMIT)
+    if queries is not None:
+        queries.remember(answer.query)
+    return fmt.answer_replies(answer)
+
+
+def reply_for_topic(
+    answers: Answers, words: str, offset: int = 0, queries: RecentQueries | None = None
+) -> list[Reply]:
+    """One page of papers on a subject (one message, so a More button can edit it in place)."""
+    if not words.strip():
+        return usage("topic")
+    answer = answers.topic(words, offset=min(offset, fmt.MAX_OFFSET), limit=fmt.PAGE_SIZE)
+    if queries is not None:
+        queries.remember(answer.query)
+    return [fmt.topic_page(answer)]
+
+
+def reply_for_repo(answers: Answers, name: str) -> list[Reply]:
+    """Papers found by name or acronym, with their code links (or the note that there are none)."""
+    if not name.strip():
+        return usage("repo")
+    return fmt.repo_replies(answers.repo(name, limit=REPO_LIMIT))
+
+
+def reply_for_paper(answers: Answers, paper_id: str) -> list[Reply]:
+    """One paper in full, or a note that the id is unknown."""
+    paper_id = paper_id.strip()
+    if not paper_id:
+        return usage("paper")
+    paper = answers.paper(paper_id)
+    return fmt.paper_replies(paper) if paper else fmt.paper_not_found(paper_id)
+
+
+def reply_for_similar(answers: Answers, paper_id: str) -> list[Reply]:
+    """Papers like the given one."""
+    answer = answers.similar(paper_id, limit=SIMILAR_LIMIT)
+    if answer.query == paper_id and not answer.results:
+        return fmt.paper_not_found(paper_id)
+    return fmt.similar_replies(answer)
+
+
+def reply_for_latest(answers: Answers) -> list[Reply]:
+    """Recently added papers."""
+    return fmt.latest_replies(answers.latest(LATEST_COUNT))
+
+
+def reply_for_stats(answers: Answers) -> list[Reply]:
+    """Collection figures."""
+    return fmt.stats_replies(answers.stats())
+
+
+def reply_for_help(answers: Answers, bot_username: str | None) -> list[Reply]:
+    """Collection size, how to address the bot, examples and every command."""
+    return fmt.help_replies(answers.stats(), command_help(), EXAMPLES, bot_username)
+
+
+def reply_for_unknown(command: str) -> list[Reply]:
+    """A command the bot doesn't have: say so and list the real ones."""
+    return fmt.unknown_command_replies(command, [name for name, *_ in COMMANDS])
+
+
+def reply_for_button(answers: Answers, data: str | None, queries: RecentQueries) -> ButtonOutcome:
+    """Decode a button and run it: a page to edit in, new replies, or an 'expired' toast."""
+    callback = fmt.parse_callback(data)
+    if callback is None:
+        return ButtonOutcome(alert=EXPIRED)
+    if callback.action == "similar":
+        return ButtonOutcome(reply_for_similar(answers, callback.key))
+    query = queries.resolve(callback.key)
+    if query is None:
+        return ButtonOutcome(alert=EXPIRED)
+    answer = answers.topic(query, offset=callback.offset, limit=fmt.PAGE_SIZE)
+    if not answer.results:
+        return ButtonOutcome(alert=NO_MORE)
+    return ButtonOutcome([fmt.topic_page(answer)], edit=callback.mode == "t")
+
+
+# ---------------------------------------------------------------- addressing in groups
+
+
+def is_private(message: Message) -> bool:
+    """Private chats need no addressing: every text is a question."""
+    return message.chat.type == Chat.PRIVATE
+
+
+def mentions_bot(message: Message, bot_username: str, bot_id: int) -> bool:
+    """True when an entity names the bot: `@username`, or a text mention of its user."""
+    for entity, text in message.parse_entities().items():
+        if entity.type == MessageEntity.MENTION and text[1:].lower() == bot_username.lower():
+            return True
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot_id:
+            return True
+    return False
+
+
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    """True when the message answers one of the bot's own messages."""
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+def addressed_text(message: Message, bot_username: str, bot_id: int) -> str | None:
+    """The question in a message meant for the bot, or None for group chatter."""
+    text = message.text or ""
+    if is_private(message):
+        return text
+    if mentions_bot(message, bot_username, bot_id):
+        return strip_mention(text, bot_username)
+    if replies_to_bot(message, bot_id):
+        return text
+    return None
+
+
+def strip_mention(text: str, bot_username: str) -> str:
+    """The text without `@botname`, so the name is not searched for."""
+    pattern = rf"(?<![\w@])@{re.escape(bot_username)}\b"
+    return re.sub(r"\s+", " ", re.sub(pattern, " ", text, flags=re.IGNORECASE)).strip()
+
+
+def command_name(text: str) -> tuple[str, str | None]:
+    """(`/name`, `botname` or None) of a command message."""
+    parts = (text or "").split(maxsplit=1)
+    name, _, target = (parts[0] if parts else "").partition("@")
+    return name, target or None
+
+
+# ---------------------------------------------------------------- sending
+
+
+def answers_of(context: ContextTypes.DEFAULT_TYPE) -> Answers:
+    """The engine loaded once at start-up."""
+    return context.bot_data["answers"]
+
+
+def queries_of(context: ContextTypes.DEFAULT_TYPE) -> RecentQueries:
+    """The memory of long queries behind hashed buttons."""
+    return context.bot_data.setdefault("queries", RecentQueries())
+
+
+async def run(context: ContextTypes.DEFAULT_TYPE, func: Callable[..., Any], *args: Any) -> Any:
+    """Call a blocking `reply_for_*` in a worker thread with the engine as first argument."""
+    return await asyncio.to_thread(func, answers_of(context), *args)
+
+
+async def send(message: Message, replies: Sequence[Reply]) -> None:
+    """Reply in the message's chat (and topic); in groups the first part quotes the question."""
+    for i, reply in enumerate(replies):
+        quote = None if i == 0 else False  # None: PTB quotes in groups, not in private chats
+        try:
+            await message.reply_text(reply.text, reply_markup=reply.keyboard, do_quote=quote)
+        except BadRequest as exc:
+            if reply.keyboard is None or "button" not in str(exc).lower():
+                raise
+            log.warning("keyboard refused (%s); sending without it", exc)
+            await message.reply_text(reply.text, do_quote=quote)
+
+
+def argument(message: Message) -> str:
+    """Everything after the command, spacing kept (context.args would split it on whitespace)."""
+    parts = (message.text or "").split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet and explain, like /help."""
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """What the bot knows, how to ask, every command."""
+    replies = await run(context, reply_for_help, context.bot.username)
+    await send(update.effective_message, replies)
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask QUESTION: the way to ask in a group without a mention."""
+    message = update.effective_message
+    text = strip_mention(argument(message), context.bot.username)
+    await send(message, await run(context, reply_for_question, text, queries_of(context)))
+
+
+async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text: every message in private, only messages addressed to the bot in groups."""
+    message = update.effective_message
+    text = addressed_text(message, context.bot.username, context.bot.id)
+    if text is None:
+        return  # group chatter (the bot sees it when it is an admin or privacy mode is off)
+    await send(message, await run(context, reply_for_question, text, queries_of(context)))
+
+
+async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/topic WORDS: a pageable list of papers."""
+    message = update.effective_message
+    replies = await run(context, reply_for_topic, argument(message), 0, queries_of(context))
+    await send(message, replies)
+
+
+async def repo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/repo NAME: a paper's code and links."""
+    message = update.effective_message
+    await send(message, await run(context, reply_for_repo, argument(message)))
+
+
+async def paper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/paper ID: one paper in full."""
+    message = update.effective_message
+    await send(message, await run(context, reply_for_paper, argument(message)))
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/latest: recently added papers."""
+    await send(update.effective_message, await run(context, reply_for_latest))
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats: collection figures."""
+    await send(update.effective_message, await run(context, reply_for_stats))
+
+
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown command: help in private or when addressed to the bot; silence otherwise."""
+    message = update.effective_message
+    name, target = command_name(message.text or "")
+    addressed = target is not None and target.lower() == (context.bot.username or "").lower()
+    if is_private(message) or addressed:
+        await send(message, reply_for_unknown(name))
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """More/Back/Similar: always answer the query, then edit the page or send new replies."""
+    query = update.callback_query
+    outcome = await run(context, reply_for_button, query.data, queries_of(context))
+    await query.answer(outcome.alert, show_alert=bool(outcome.alert))
+    if outcome.edit:
+        reply = outcome.replies[0]
+        try:
+            await query.edit_message_text(reply.text, reply_markup=reply.keyboard)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():  # a double press: nothing to change
+                raise
+    elif outcome.replies and isinstance(query.message, Message):
+        await send(query.message, outcome.replies)
+    elif outcome.replies:
+        for reply in outcome.replies:
+            await context.bot.send_message(
+                update.effective_chat.id, reply.text, reply_markup=reply.keyboard
+            )
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure with its traceback; tell the user briefly (never the traceback)."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or isinstance(context.error, Forbidden):
+        return  # a chat that blocked or removed the bot can't be told anything
+    if update.callback_query:
+        try:
+            await update.callback_query.answer(APOLOGY, show_alert=True)
+            return
+        except TelegramError:
+            pass  # already answered before the failure: say it in the chat instead
+    if isinstance(update.effective_message, Message):
+        with contextlib.suppress(TelegramError):
+            await update.effective_message.reply_text(APOLOGY)
+
+
+# The registry app.py wires: every command here appears in /help and the command menu.
+COMMAND_CALLBACKS: dict[str, Callable[..., Any]] = {
+    "ask": ask,
+    "topic": topic,
+    "repo": repo,
+    "paper": paper,
+    "latest": latest,
+    "stats": stats,
+    "help": help_command,
+    "start": start,
+}

@@ -1,0 +1,300 @@
+"""The BM25 index: exactly BM25Okapi's scores, and a pruned top-k identical to scoring everything."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rank_bm25 import BM25Okapi
+
+from store import db as store_db
+from store import index as index_mod
+from store.index import Index, document_tokens, index_dir, sync_index
+from store.text import _PARTS, _WORD, _term, tokenize
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    """The seeded collection: (db, db_path, index, ids, corpus tokens in index order)."""
+    path = tmp_path_factory.mktemp("seed") / "x.db"
+    db = store_db.open_db(path)
+    store_db.ensure_seeded(db)
+    index = sync_index(db, path)
+    ids, corpus = [], []
+    for pid, _seq, title, abstract, links in store_db.iter_for_index(db, 0):
+        ids.append(pid)
+        corpus.append(document_tokens(title, abstract, links))
+    return db, path, index, ids, corpus
+
+
+def sample_queries(corpus: list[list[str]], n: int, rng: random.Random) -> list[list[str]]:
+    """Queries of 1-12 terms from documents, some with an unknown word or a repeated term."""
+    out = []
+    for _ in range(n):
+        doc = rng.choice(corpus)
+        q = [rng.choice(doc) for _ in range(rng.randint(1, 12))]
+        if rng.random() < 0.2:
+            q.append("zzunknownzz")
+        if rng.random() < 0.2:
+            q.append(q[0])
+        out.append(q)
+    return out
+
+
+def by_id(index: Index, tokens: list[str]) -> dict[str, float]:
+    scores = index.scores(tokens)
+    return {pid: float(scores[d]) for pid, d in index.doc_of.items() if index.alive[d]}
+
+
+def assert_same_scores(a: Index, b: Index, queries, tol: float = 1e-12) -> None:
+    for q in queries:
+        sa, sb = by_id(a, q), by_id(b, q)
+        assert sa.keys() == sb.keys()
+        assert max((abs(sa[p] - sb[p]) for p in sa), default=0.0) <= tol
+        assert [p for p, _ in a.search(q, 10)] == [p for p, _ in b.search(q, 10)] or all(
+            abs(x[1] - y[1]) <= tol for x, y in zip(a.search(q, 10), b.search(q, 10), strict=True)
+        )
+
+
+# ---------------------------------------------------------------- BM25Okapi equality
+
+
+def test_scores_equal_bm25okapi_on_seed(seed):
+    _db, _path, index, ids, corpus = seed
+    assert index.doc_ids == ids
+    okapi = BM25Okapi(corpus)
+    for q in sample_queries(corpus, 60, random.Random(1)):
+        assert np.abs(okapi.get_scores(q) - index.scores(q)).max() <= 1e-9
+        mine = index.search(q, 10)
+        for pid, score in mine:
+            assert abs(okapi.get_scores(q)[ids.index(pid)] - score) <= 1e-9
+
+
+def test_pruned_search_equals_dense_on_seed(seed):
+    _db, _path, index, ids, corpus = seed
+    rng = random.Random(2)
+    for q in sample_queries(corpus, 150, rng):
+        for k in (1, 3, 10, 50):
+            assert index.search(q, k) == index.search_dense(q, k)
+        exclude = {rng.choice(ids), ids[0]}
+        assert index.search(q, 5, exclude=exclude) == index.search_dense(q, 5, exclude=exclude)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """20,000 generated papers (bench.synth), indexed in four segments, and their token lists."""
+    from bench import synth
+
+    model = synth.Model(seed=3, size=20_000)
+    docs = [
+        (p["id"], document_tokens(p["title"], p["abstract"]))
+        for p in synth.papers(model, 0, 20_000, seed=3)
+    ]
+    index = Index()
+    for start in range(0, len(docs), 5_000):
+        index.add(docs[start : start + 5_000])
+    return index, docs
+
+
+def test_pruned_equals_dense_and_okapi_on_20k_synthetic(synthetic):
+    index, docs = synthetic
+    assert len(index.segments) == 4
+    corpus = [t for _, t in docs]
+    rng = random.Random(4)
+    queries = sample_queries(corpus, 200, rng)
+    common = [t for t, _ in sorted(index.vocab.items(), key=lambda kv: -index.df[kv[1]])[:30]]
+    queries += [rng.sample(common, rng.randint(1, 6)) for _ in range(40)]  # the worst case for pruning
+    for q in queries:
+        assert index.search(q, 10) == index.search_dense(q, 10)
+    okapi = BM25Okapi(corpus)
+    for q in queries[:12] + queries[-4:]:
+        assert np.abs(okapi.get_scores(q) - index.scores(q)).max() <= 1e-9
+        top = np.lexsort((np.arange(len(corpus)), -okapi.get_scores(q)))[:10]
+        assert [docs[i][0] for i in top] == [p for p, _ in index.search(q, 10)]
+
+
+# ---------------------------------------------------------------- changes
+
+
+def test_two_segments_score_as_one_shot_build(seed):
+    *_, ids, corpus = seed
+    pairs = list(zip(ids, corpus, strict=True))
+    one = Index()
+    one.add(pairs)
+    two = Index()
+    two.add(pairs[:40])
+    two.add(pairs[40:])
+    assert len(two.segments) == 2
+    assert_same_scores(one, two, sample_queries(corpus, 50, random.Random(5)))
+
+
+def test_changed_paper_scores_as_corpus_of_its_new_version(seed):
+    *_, ids, corpus = seed
+    pairs = list(zip(ids, corpus, strict=True))
+    changed = ids[7]
+    new_tokens = corpus[8][:40] + ["brandnewterm"] * 3
+    index = Index()
+    index.add(pairs)
+    index.add([(changed, new_tokens)])
+    assert index.size == len(ids)
+    expected_pairs = [(p, new_tokens if p == changed else t) for p, t in pairs]
+    expected = Index()
+    expected.add(expected_pairs)
+    queries = sample_queries(corpus, 40, random.Random(6)) + [["brandnewterm"], corpus[7][:5]]
+    assert_same_scores(index, expected, queries)
+    # and against BM25Okapi over the live collection (ids in the changed index's order)
+    live = sorted(index.doc_of.items(), key=lambda kv: kv[1])
+    okapi = BM25Okapi([dict(expected_pairs)[p] for p, _ in live])
+    for q in queries:
+        mine = index.scores(q)
+        ref = okapi.get_scores(q)
+        assert max(abs(mine[d] - ref[i]) for i, (_, d) in enumerate(live)) <= 1e-9
+    assert index.term_frequencies(changed)["brandnewterm"] == 3
+
+
+def test_paper_replaced_twice_in_one_batch_keeps_its_last_version(seed):
+    *_, ids, corpus = seed
+    index = Index()
+    index.add([("a", corpus[0]), ("b", corpus[1]), ("a", corpus[2])])
+    expected = Index()
+    expected.add([("b", corpus[1]), ("a", corpus[2])])
+    assert_same_scores(index, expected, sample_queries(corpus[:3], 20, random.Random(7)))
+
+
+def test_merge_keeps_scores(seed):
+    *_, ids, corpus = seed
+    pairs = list(zip(ids, corpus, strict=True))
+    one = Index()
+    one.add(pairs)
+    many = Index()
+    for start in range(0, len(pairs), 7):  # 13 adds: the newest segments get merged on the way
+        many.add(pairs[start : start + 7])
+    assert len(many.segments) <= index_mod.MERGE_SEGMENTS
+    many.add([(ids[3], corpus[4]), (ids[10], corpus[11])])  # retire two, then merge them away
+    one.add([(ids[3], corpus[4]), (ids[10], corpus[11])])
+    queries = sample_queries(corpus, 50, random.Random(8))
+    assert_same_scores(one, many, queries)
+    many.merge()
+    assert len(many.segments) == 1
+    assert_same_scores(one, many, queries)
+    for q in queries:
+        assert many.search(q, 10) == many.search_dense(q, 10)
+
+
+def test_save_load_round_trip_then_append(seed, tmp_path):
+    *_, ids, corpus = seed
+    pairs = list(zip(ids, corpus, strict=True))
+    index = Index()
+    index.add(pairs[:60])
+    index.add([("odd\nid", corpus[1]), ('"quoted"', corpus[2])])
+    index.save(tmp_path)
+    loaded = Index.load(tmp_path)
+    queries = sample_queries(corpus, 40, random.Random(9))
+    for q in queries:
+        assert loaded.search(q, 10) == index.search(q, 10)
+        assert np.array_equal(loaded.scores(q), index.scores(q))
+    assert loaded.doc_ids == index.doc_ids and loaded.vocab == index.vocab
+    # The next save appends; bytes past the committed length (an interrupted save) are ignored.
+    loaded.add(pairs[60:] + [(ids[0], corpus[5])])
+    with open(tmp_path / "ids.txt", "ab") as fh:
+        fh.write(b"garbage\n")
+    loaded.save(tmp_path)
+    again = Index.load(tmp_path)
+    for q in queries:
+        assert again.search(q, 10) == loaded.search(q, 10)
+        assert np.array_equal(again.scores(q), loaded.scores(q))
+    assert again.doc_ids == loaded.doc_ids
+
+
+def test_sync_index_catches_up_with_new_papers(tmp_path):
+    path = tmp_path / "x.db"
+    db = store_db.open_db(path)
+    store_db.ensure_seeded(db)
+    sync_index(db, path)
+    store_db.upsert_papers(
+        db,
+        [{"title": "Quokka routing for sparse mixture experts", "abstract": "We route tokens with quokka.",
+          "links": [], "source": "test"}],
+    )
+    caught_up = sync_index(db, path)
+    assert len(caught_up.segments) == 2
+    rebuilt = Index.load(index_dir(path))
+    assert rebuilt.doc_ids == caught_up.doc_ids
+    assert rebuilt.search(["quokka"], 3) == caught_up.search(["quokka"], 3)
+    assert rebuilt.search(["quokka"], 3)[0][0] == caught_up.doc_ids[-1]
+
+
+def test_stale_format_is_rebuilt(tmp_path):
+    path = tmp_path / "x.db"
+    db = store_db.open_db(path)
+    store_db.ensure_seeded(db)
+    index = sync_index(db, path)
+    meta = index_dir(path) / "meta.json"
+    meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
+    assert Index.load(index_dir(path)) is None
+    assert sync_index(db, path).doc_ids == index.doc_ids
+
+
+# ---------------------------------------------------------------- the tokenizer's fast path
+
+
+def reference_tokenize(text: str) -> list[str]:
+    """The tokenizer as first written (regex over the whole text, no caches): the definition."""
+    if not text:
+        return []
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if re.fullmatch(r"\d+(?:[.,]\d+)*", word):
+            out.append(word)
+            continue
+        parts = [p for p in _PARTS.split(word) if p]
+        if len(parts) > 1 and parts[-1] in ("s", "t", "re", "ve", "ll", "d", "m"):
+            parts = parts[:-1]
+        for part in parts:
+            term = _term(part)
+            if term:
+                out.append(term)
+        if "-" in word and 1 < len(parts) <= 3:
+            compound = _term("".join(parts))
+            if compound:
+                out.append(compound)
+    return out
+
+
+def test_tokenize_matches_reference_on_seed(seed):
+    db = seed[0]
+    for _pid, _seq, title, abstract, links in store_db.iter_for_index(db, 0):
+        for text in (title, abstract, links):
+            assert tokenize(text) == reference_tokenize(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9-./+'’_ \t\n\u00a0\u2003éﬁ①Ⅻİ,;()")) | st.characters(), max_size=60))
+def test_tokenize_matches_reference_on_any_text(text):
+    assert tokenize(text) == reference_tokenize(text)
+    assert tokenize(text) == reference_tokenize(text)  # and again, from the caches
+
+
+def test_weighted_search_equals_dense_weighted_sum(synthetic):
+    index, docs = synthetic
+    rng = random.Random(10)
+    for q in sample_queries([t for _, t in docs], 60, rng):
+        weights = {t: rng.choice([1.0, 0.5, 0.25, 2.0]) for t in q}
+        dense = sum(w * index.scores([t]) for t, w in weights.items())
+        found = index.search_weighted(weights, 10)
+        for pid, score in found:
+            assert abs(dense[index.doc_of[pid]] - score) <= 1e-9
+        top = np.lexsort((np.arange(len(dense)), -dense))[:10]
+        expected = [(index.doc_ids[d], float(dense[d])) for d in top if dense[d] > 0]
+        assert [p for p, _ in found] == [p for p, _ in expected] or all(
+            abs(a[1] - b[1]) <= 1e-9 for a, b in zip(found, expected, strict=True)
+        )
+    terms = list(dict.fromkeys(docs[0][1]))
+    assert index.search_weighted(dict.fromkeys(terms, 1.0), 5) == index.search(terms, 5)
