@@ -105,16 +105,16 @@ async def push_chat(
     answers: Answers, sub: dict[str, Any], send: Send, dry_run: bool = False
 ) -> ChatPush:
     """Send one chat its digest of undelivered papers, recording each step in the ledger."""
-    db, chat_id = answers.db, sub["chat_id"]
+    chat_id = sub["chat_id"]
     outcome = ChatPush(chat_id)
-    with answers._lock:
+    with answers.store() as db:
         ids = store_db.undelivered(db, chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
     if sub.get("keywords") and ids:
         ids = answers.matching(sub["keywords"], ids)
     if not ids:
         return outcome
     shown, rest = ids[:DIGEST_PAPERS], ids[DIGEST_PAPERS:]
-    with answers._lock:
+    with answers.store() as db:
         found = store_db.get_papers(db, shown)
     parts = digest_parts([found[i] for i in shown if i in found], len(rest), answers)
     if dry_run:
@@ -122,17 +122,17 @@ async def push_chat(
         return outcome
     for n, part in enumerate(parts):
         carried = part.paper_ids + (rest if n == len(parts) - 1 else [])
-        with answers._lock:
+        with answers.store() as db:
             store_db.ledger_mark(db, chat_id, carried, "pending")
         try:
             message = await send(chat_id, part.text)
         except TimedOut:
             outcome.error = "timed out: Telegram may have delivered it, so it is not sent again"
-            with answers._lock:
+            with answers.store() as db:
                 store_db.ledger_mark(db, chat_id, carried, "uncertain")
             return outcome
         except Forbidden as exc:
-            with answers._lock:
+            with answers.store() as db:
                 store_db.ledger_forget(db, chat_id, carried)
                 store_db.update_subscription(db, chat_id, active=0)
             outcome.error, outcome.deactivated = (
@@ -141,11 +141,11 @@ async def push_chat(
             )
             return outcome
         except Exception as exc:  # any other failure (429, 5xx, network): surely not delivered
-            with answers._lock:
+            with answers.store() as db:
                 store_db.ledger_forget(db, chat_id, carried)
             outcome.error = f"not sent, will retry next run: {type(exc).__name__}: {exc}"
             return outcome
-        with answers._lock:
+        with answers.store() as db:
             store_db.ledger_mark(
                 db, chat_id, part.paper_ids, "sent", getattr(message, "message_id", None)
             )
@@ -154,7 +154,7 @@ async def push_chat(
         outcome.sent += part.paper_ids
         outcome.messages += 1
     outcome.summarized = rest
-    with answers._lock:
+    with answers.store() as db:
         store_db.mark_pushed(db, chat_id)
     return outcome
 
@@ -163,14 +163,14 @@ async def push_all(
     answers: Answers, send: Send, dry_run: bool = False, chat_ids: set[int] | None = None
 ) -> list[ChatPush]:
     """The push job: settle a crashed run's leftovers, then serve every active subscription."""
-    with answers._lock:
+    with answers.store() as db:
         if not dry_run:
-            settled = store_db.ledger_settle_crashed(answers.db)
+            settled = store_db.ledger_settle_crashed(db)
             if settled:
                 log.warning(
                     "%d papers were mid-send when a push died; they are not sent again", settled
                 )
-        subs = store_db.active_subscriptions(answers.db)
+        subs = store_db.active_subscriptions(db)
     answers.refresh()
     outcomes = []
     for sub in subs:

@@ -62,10 +62,8 @@ def fetch_all(answers: Answers, feeds: FeedSettings, fetcher: Fetcher | None = N
     try:
         for source in feeds.sources:
             url = feeds.hf_url if source == "hf" else feeds.arxiv_url
-            with answers._lock:
-                results = fetch(
-                    answers.db, fetcher, (source,), url=url, arxiv_query=feeds.arxiv_query
-                )
+            with answers.store() as db:
+                results = fetch(db, fetcher, (source,), url=url, arxiv_query=feeds.arxiv_query)
             lines += [str(r) for r in results]
     finally:
         if own:
@@ -87,8 +85,8 @@ def schedule_pushes(
     for job in job_queue.jobs():
         if job.name and job.name.startswith(JOB_PREFIX):
             job.schedule_removal()
-    with answers._lock:
-        subs = store_db.active_subscriptions(answers.db)
+    with answers.store() as db:
+        subs = store_db.active_subscriptions(db)
     slots = {(default_time.strftime("%H:%M"), timezone)}
     slots |= {slot_of(sub, default_time, timezone) for sub in subs}
     jobs = []
@@ -114,8 +112,8 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("fetch: %s", line)
     slot = context.job.data["slot"]
     default_time, default_tz = context.job.data["default"]
-    with answers._lock:
-        subs = store_db.active_subscriptions(answers.db)
+    with answers.store() as db:
+        subs = store_db.active_subscriptions(db)
     chats = {s["chat_id"] for s in subs if slot_of(s, default_time, default_tz) == slot}
     outcomes = await push_all(answers, bot_sender(context.bot), chat_ids=chats)
     log.info("push: %s", summary(outcomes))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +187,12 @@ class Answers:
         db = store_db.open_db(db_path)
         store_db.ensure_seeded(db)
         return cls(db, db_path or store_db.default_db_path())
+
+    @contextmanager
+    def store(self) -> Iterator[Any]:
+        """The database, held exclusively: the bot's worker threads share one SQLite connection."""
+        with self._lock:
+            yield self.db
 
     def refresh(self) -> int:
         """Index papers added since the last call (after an import or a fetch); returns the count."""
