@@ -6,15 +6,20 @@ before doing any work.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
 
-from telegram import Bot
+from telegram import Bot, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+log = logging.getLogger(__name__)
 
 QUESTIONS_PER_MINUTE = 10
 WINDOW_SECONDS = 60.0
@@ -94,3 +99,47 @@ class RateLimiter:
             if not times:
                 return 0
             return max(1, int(times[0] + self.window - self.clock() + 0.999))
+
+
+# ---------------------------------------------------------------- the rules, applied to updates
+
+RATE_NOTICE = (
+    "You're asking faster than I can answer: {limit} questions a minute. Try again in {wait} s."
+)
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: in a chat that is not allowed, answer nothing and leave it."""
+    settings = context.bot_data["settings"]
+    chat = update.effective_chat
+    if chat is None or chat_allowed(settings.allowed_chats, chat.id):
+        return
+    log.warning("update from chat %s, which is not in PAPERBOT_ALLOWED_CHATS: ignored", chat.id)
+    if chat.type != ChatType.PRIVATE:
+        with contextlib.suppress(TelegramError):
+            await context.bot.leave_chat(chat.id)
+    if update.callback_query:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    raise ApplicationHandlerStop
+
+
+async def within_rate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Count a question against its user's limit; over it, one short notice, then silence."""
+    user = update.effective_user
+    limiter: RateLimiter | None = context.bot_data.get("limiter")
+    if user is None or limiter is None:
+        return True
+    verdict = limiter.check(user.id)
+    if verdict is Verdict.NOTICE:
+        text = RATE_NOTICE.format(limit=limiter.limit, wait=limiter.retry_in(user.id))
+        if update.callback_query:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_message:
+            with contextlib.suppress(TelegramError):
+                await update.effective_message.reply_text(text)
+    elif verdict is Verdict.SILENT and update.callback_query:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    return verdict is Verdict.ANSWER

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -18,17 +18,23 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot import handlers
+from bot import access, handlers
+from bot.access import RateLimiter
 from bot.config import Settings
+from bot.maintenance import fetch_now, push_now
+from bot.schedule import schedule_pushes
 from store.answers import Answers
 
 log = logging.getLogger(__name__)
 
 # New messages only: an edited question is not asked again.
 NEW_MESSAGES = filters.UpdateType.MESSAGE
+# Maintainer commands: not in the menu; the handlers refuse anyone outside PAPERBOT_ADMINS.
+MAINTENANCE = {"fetch": fetch_now, "push": push_now}
 
 
 def build_application(settings: Settings, answers: Answers) -> Application:
@@ -55,12 +61,17 @@ def build_application(settings: Settings, answers: Answers) -> Application:
     app.bot_data["answers"] = answers
     app.bot_data["queries"] = handlers.RecentQueries()
     app.bot_data["settings"] = settings
+    app.bot_data["limiter"] = RateLimiter(settings.rate_limit)
     add_handlers(app)
     return app
 
 
 def add_handlers(app: Application) -> None:
     """Register handlers; in one group the first match wins, so order matters."""
+    # Group -1 runs first for every update: chats outside PAPERBOT_ALLOWED_CHATS stop here.
+    app.add_handler(TypeHandler(Update, access.gate), group=-1)
+    for name, callback in MAINTENANCE.items():
+        app.add_handler(CommandHandler(name, callback, filters=NEW_MESSAGES))
     for name, callback in handlers.COMMAND_CALLBACKS.items():
         app.add_handler(CommandHandler(name, callback, filters=NEW_MESSAGES))
     app.add_handler(CallbackQueryHandler(handlers.button))
@@ -82,7 +93,19 @@ def bot_commands() -> list[BotCommand]:
 
 
 async def post_init(app: Application) -> None:
-    """Register the command menu once the bot knows who it is."""
+    """Register the command menu, schedule the daily push from the database, say what is active."""
     await app.bot.set_my_commands(bot_commands())
-    figures = app.bot_data["answers"].stats()
-    log.info("@%s ready: %s papers", app.bot.username, figures.get("papers", 0))
+    settings: Settings = app.bot_data["settings"]
+    answers: Answers = app.bot_data["answers"]
+    if not settings.allowed_chats:
+        log.warning("PAPERBOT_ALLOWED_CHATS is empty: the bot answers in any chat it is added to")
+    if app.job_queue is not None:
+        jobs = schedule_pushes(app.job_queue, answers, settings.push_time, settings.timezone)
+        log.info("daily push: %s", ", ".join(job.name for job in jobs))
+    figures = answers.stats()
+    log.info(
+        "@%s ready: %s papers; %s",
+        app.bot.username,
+        figures.get("papers", 0),
+        answers.describe_stage(),
+    )

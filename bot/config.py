@@ -16,6 +16,8 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from store.importers.fetch import DEFAULT_ARXIV_QUERY
+
 TOKEN_RE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # Telegram's rule for setWebhook secret_token
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -27,6 +29,36 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """Where the daily fetch reads from; needs no token, so `paperbot fetch` reads it alone."""
+
+    sources: tuple[str, ...] = ("hf", "arxiv")
+    hf_url: str | None = None  # None: Hugging Face's daily-papers API
+    arxiv_url: str | None = None  # None: the arXiv API
+    arxiv_query: str = DEFAULT_ARXIV_QUERY
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FeedSettings:
+        """PAPERBOT_SOURCES, PAPERBOT_HF_URL, PAPERBOT_ARXIV_URL, PAPERBOT_ARXIV_QUERY."""
+        env = os.environ if environ is None else environ
+        raw = env.get("PAPERBOT_SOURCES", "").strip() or "hf,arxiv"
+        sources = tuple(s.strip() for s in raw.split(",") if s.strip())
+        unknown = set(sources) - {"hf", "arxiv"}
+        if unknown:
+            raise ConfigError(
+                f"PAPERBOT_SOURCES may name hf and arxiv, not {', '.join(sorted(unknown))}"
+            )
+        return cls(
+            sources=sources,
+            hf_url=_api_url_named("PAPERBOT_HF_URL", env.get("PAPERBOT_HF_URL", "").strip()),
+            arxiv_url=_api_url_named(
+                "PAPERBOT_ARXIV_URL", env.get("PAPERBOT_ARXIV_URL", "").strip()
+            ),
+            arxiv_query=env.get("PAPERBOT_ARXIV_QUERY", "").strip() or DEFAULT_ARXIV_QUERY,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot is configured with; built by `from_env`, never mutated."""
 
@@ -35,12 +67,12 @@ class Settings:
     db_path: Path | None = None  # None: store.db's default (PAPERBOT_DB or the user data dir)
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
-    # Parsed now, enforced by later features (access control, daily push, per-user limits).
     allowed_chats: frozenset[int] = frozenset()
     admins: frozenset[int] = frozenset()
     push_time: time | None = None
     timezone: str = "UTC"
-    rate_limit: int = 0
+    rate_limit: int = 10  # questions per user per minute; 0 = no limit
+    feeds: FeedSettings = field(default_factory=lambda: FeedSettings())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,7 +93,8 @@ class Settings:
             admins=_ids("PAPERBOT_ADMINS", get("PAPERBOT_ADMINS")),
             push_time=_push_time(get("PAPERBOT_PUSH_TIME")),
             timezone=_timezone(get("PAPERBOT_TIMEZONE")),
-            rate_limit=_count("PAPERBOT_RATE_LIMIT", get("PAPERBOT_RATE_LIMIT")),
+            rate_limit=_count("PAPERBOT_RATE_LIMIT", get("PAPERBOT_RATE_LIMIT"), default=10),
+            feeds=FeedSettings.from_env(env),
         )
 
     @property
@@ -85,10 +118,14 @@ def validate_token(token: str) -> str:
 
 
 def _api_url(value: str) -> str | None:
+    return _api_url_named("TELEGRAM_API_URL", value)
+
+
+def _api_url_named(name: str, value: str) -> str | None:
     if not value:
         return None
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ConfigError(f"TELEGRAM_API_URL must be an http(s) URL, got {value!r}")
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
     return value
 
 
@@ -132,9 +169,9 @@ def _timezone(value: str) -> str:
     return name
 
 
-def _count(name: str, value: str) -> int:
+def _count(name: str, value: str, default: int = 0) -> int:
     if not value:
-        return 0
+        return default
     if not value.isdigit():
         raise ConfigError(f"{name} must be a whole number (0 = no limit), got {value!r}")
     return int(value)

@@ -22,6 +22,8 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import formatting as fmt
+from bot import subscriptions
+from bot.access import within_rate
 from bot.formatting import Reply
 from store.answers import Answers
 
@@ -47,6 +49,9 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("repo", "NAME", "a paper's code and links, by name or acronym", "CLIP"),
     ("paper", "ID", "one paper in full, with its links", "t-826d74fca928"),
     ("latest", "", "recently added papers", ""),
+    ("subscribe", "[KEYWORDS]", "a daily digest of new papers here (admins)", "remote sensing"),
+    ("unsubscribe", "", "stop the daily digest (admins)", ""),
+    ("settings", "", "digest time, time zone and keywords", ""),
     ("stats", "", "collection figures", ""),
     ("help", "", "what I know and how to ask", ""),
     ("start", "", "introduction", ""),
@@ -299,6 +304,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask QUESTION: the way to ask in a group without a mention."""
     message = update.effective_message
+    if not await within_rate(update, context):
+        return
     text = strip_mention(argument(message), context.bot.username)
     await send(message, await run(context, reply_for_question, text, queries_of(context)))
 
@@ -309,12 +316,16 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = addressed_text(message, context.bot.username, context.bot.id)
     if text is None:
         return  # group chatter (the bot sees it when it is an admin or privacy mode is off)
+    if not await within_rate(update, context):
+        return
     await send(message, await run(context, reply_for_question, text, queries_of(context)))
 
 
 async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/topic WORDS: a pageable list of papers."""
     message = update.effective_message
+    if not await within_rate(update, context):
+        return
     replies = await run(context, reply_for_topic, argument(message), 0, queries_of(context))
     await send(message, replies)
 
@@ -322,12 +333,16 @@ async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def repo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/repo NAME: a paper's code and links."""
     message = update.effective_message
+    if not await within_rate(update, context):
+        return
     await send(message, await run(context, reply_for_repo, argument(message)))
 
 
 async def paper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/paper ID: one paper in full."""
     message = update.effective_message
+    if not await within_rate(update, context):
+        return
     await send(message, await run(context, reply_for_paper, argument(message)))
 
 
@@ -353,6 +368,8 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """More/Back/Similar: always answer the query, then edit the page or send new replies."""
     query = update.callback_query
+    if not await within_rate(update, context):
+        return
     outcome = await run(context, reply_for_button, query.data, queries_of(context))
     await query.answer(outcome.alert, show_alert=bool(outcome.alert))
     if outcome.edit:
@@ -398,4 +415,7 @@ COMMAND_CALLBACKS: dict[str, Callable[..., Any]] = {
     "stats": stats,
     "help": help_command,
     "start": start,
+    "subscribe": subscriptions.subscribe,
+    "unsubscribe": subscriptions.unsubscribe,
+    "settings": subscriptions.settings_command,
 }

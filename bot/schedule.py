@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo
 
@@ -17,41 +15,17 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes, Job, JobQueue
 
+from bot.config import FeedSettings
 from bot.push import push_all, summary
 from store import db as store_db
 from store.answers import Answers
-from store.importers.fetch import DEFAULT_ARXIV_QUERY, Fetcher, fetch
+from store.importers.fetch import Fetcher, fetch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME = time(8, 0)
 JOB_PREFIX = "push:"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-@dataclass(frozen=True)
-class FeedSettings:
-    """Where the daily fetch reads from (self-hosted mirrors and tests replace the addresses)."""
-
-    sources: tuple[str, ...] = ("hf", "arxiv")
-    hf_url: str | None = None
-    arxiv_url: str | None = None
-    arxiv_query: str = DEFAULT_ARXIV_QUERY
-
-    @classmethod
-    def from_env(cls) -> FeedSettings:
-        """PAPERBOT_SOURCES (comma list), PAPERBOT_HF_URL, PAPERBOT_ARXIV_URL, PAPERBOT_ARXIV_QUERY."""
-        sources = tuple(
-            s.strip()
-            for s in os.environ.get("PAPERBOT_SOURCES", "hf,arxiv").split(",")
-            if s.strip()
-        )
-        return cls(
-            sources=sources,
-            hf_url=os.environ.get("PAPERBOT_HF_URL") or None,
-            arxiv_url=os.environ.get("PAPERBOT_ARXIV_URL") or None,
-            arxiv_query=os.environ.get("PAPERBOT_ARXIV_QUERY") or DEFAULT_ARXIV_QUERY,
-        )
 
 
 def fetch_all(answers: Answers, feeds: FeedSettings, fetcher: Fetcher | None = None) -> list[str]:
@@ -107,7 +81,7 @@ def schedule_pushes(
 async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Fetch, then push to the chats whose slot this is."""
     answers: Answers = context.bot_data["answers"]
-    feeds: FeedSettings = context.bot_data.get("feeds") or FeedSettings.from_env()
+    feeds: FeedSettings = context.bot_data["settings"].feeds
     for line in await asyncio.to_thread(fetch_all, answers, feeds):
         log.info("fetch: %s", line)
     slot = context.job.data["slot"]

@@ -1,0 +1,173 @@
+"""/subscribe, /unsubscribe and /settings: a chat's daily push, stored in SQLite.
+
+The `reply_for_*` functions are plain (tested without Telegram); the handlers check who may change
+a group's subscription (its administrators), then reschedule the daily jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import formatting as fmt
+from bot.access import may_manage_chat
+from bot.config import Settings
+from bot.formatting import Reply
+from bot.schedule import DEFAULT_TIME, schedule_pushes
+from store import db as store_db
+from store.answers import Answers, clean_query
+
+MAX_KEYWORDS_CHARS = 200
+ADMINS_ONLY = "Only this group's administrators can change its subscription."
+SETTINGS_USAGE = (
+    "Usage: /settings to see them; /settings time 08:30; /settings timezone Europe/Berlin; "
+    "/settings keywords remote sensing (or: /settings keywords off)"
+)
+
+
+def reply_for_subscribe(answers: Answers, chat_id: int, title: str, keywords: str) -> list[Reply]:
+    """Subscribe the chat (keywords optional) and say what it will receive."""
+    keywords = clean_query(keywords)[:MAX_KEYWORDS_CHARS]
+    with answers.store() as db:
+        store_db.subscribe(db, chat_id, title, keywords)
+    what = f"new papers matching <b>{fmt.esc(keywords)}</b>" if keywords else "every new paper"
+    return fmt.text_reply(
+        f"Subscribed: this chat gets a daily digest of {what}. /settings shows when."
+    )
+
+
+def reply_for_unsubscribe(answers: Answers, chat_id: int) -> list[Reply]:
+    """Stop the push; idempotent."""
+    with answers.store() as db:
+        was = store_db.unsubscribe(db, chat_id)
+    return fmt.text_reply(
+        "Unsubscribed: no more daily digests." if was else "This chat is not subscribed."
+    )
+
+
+def describe(sub: dict | None, settings: Settings) -> str:
+    """A chat's push settings in one short message."""
+    if not sub or not sub["active"]:
+        return "This chat is not subscribed. /subscribe [keywords] starts the daily digest."
+    at = sub.get("push_time") or (settings.push_time or DEFAULT_TIME).strftime("%H:%M")
+    zone = sub.get("timezone") or settings.timezone
+    keywords = fmt.esc(sub["keywords"]) if sub.get("keywords") else "none (every new paper)"
+    last = sub.get("last_push_at") or "never"
+    return (
+        f"Daily digest at <b>{at}</b> ({fmt.esc(zone)}).\nKeywords: {keywords}\nLast digest: {last}"
+    )
+
+
+def parse_change(args: str) -> tuple[str, str | None] | str:
+    """("push_time" | "timezone" | "keywords", value) from `/settings ...`, or an error message."""
+    field, _, value = args.strip().partition(" ")
+    field, value = field.lower(), value.strip()
+    if field == "time":
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            return "The time is HH:MM on a 24-hour clock, e.g. /settings time 08:30"
+        return "push_time", time(int(match[1]), int(match[2])).strftime("%H:%M")
+    if field in ("timezone", "tz"):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            return "Unknown time zone; use an IANA name such as Europe/Berlin or America/New_York."
+        return "timezone", value
+    if field == "keywords":
+        words = clean_query(value)[:MAX_KEYWORDS_CHARS]
+        return "keywords", "" if words.lower() in ("", "off", "none") else words
+    return SETTINGS_USAGE
+
+
+def reply_for_settings(
+    answers: Answers, chat_id: int, args: str, settings: Settings
+) -> list[Reply]:
+    """Show the chat's settings, or change one of them."""
+    with answers.store() as db:
+        sub = store_db.subscription(db, chat_id)
+        if args.strip():
+            change = parse_change(args)
+            if isinstance(change, str):
+                return fmt.text_reply(fmt.esc(change))
+            if not sub or not sub["active"]:
+                return fmt.text_reply(describe(sub, settings))
+            sub = store_db.update_subscription(db, chat_id, **{change[0]: change[1]})
+    return fmt.text_reply(describe(sub, settings))
+
+
+def argument(update: Update) -> str:
+    """Text after the command."""
+    parts = (update.effective_message.text or "").split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+async def allowed_to_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Private chats manage themselves; in groups only administrators (and maintainers) may."""
+    settings: Settings = context.bot_data["settings"]
+    user = update.effective_user
+    chat = update.effective_chat
+    ok = await may_manage_chat(
+        context.bot, chat.type, chat.id, user.id if user else None, settings.admins
+    )
+    if not ok:
+        await update.effective_message.reply_text(ADMINS_ONLY)
+    return ok
+
+
+def reschedule(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Daily jobs follow the subscriptions' times."""
+    settings: Settings = context.bot_data["settings"]
+    if context.job_queue is not None:
+        schedule_pushes(
+            context.job_queue, context.bot_data["answers"], settings.push_time, settings.timezone
+        )
+
+
+async def send(update: Update, replies: list[Reply]) -> None:
+    for reply in replies:
+        await update.effective_message.reply_text(reply.text, reply_markup=reply.keyboard)
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscribe [keywords]: the daily digest in this chat."""
+    if not await allowed_to_manage(update, context):
+        return
+    chat = update.effective_chat
+    title = chat.title or chat.full_name or ""
+    replies = await asyncio.to_thread(
+        reply_for_subscribe, context.bot_data["answers"], chat.id, title, argument(update)
+    )
+    reschedule(context)
+    await send(update, replies)
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unsubscribe: no more digests here."""
+    if not await allowed_to_manage(update, context):
+        return
+    replies = await asyncio.to_thread(
+        reply_for_unsubscribe, context.bot_data["answers"], update.effective_chat.id
+    )
+    await send(update, replies)
+
+
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings [time HH:MM | timezone ZONE | keywords WORDS]."""
+    args = argument(update)
+    if args.strip() and not await allowed_to_manage(update, context):
+        return
+    replies = await asyncio.to_thread(
+        reply_for_settings,
+        context.bot_data["answers"],
+        update.effective_chat.id,
+        args,
+        context.bot_data["settings"],
+    )
+    if args.strip():
+        reschedule(context)
+    await send(update, replies)
