@@ -293,6 +293,100 @@ def run_cmd(
         raise click.ClickException(mask(str(exc), settings.token)) from None
 
 
+@cli.command("fetch")
+@click.option(
+    "--source",
+    type=click.Choice(["hf", "arxiv"]),
+    help="One source (default: PAPERBOT_SOURCES, else both).",
+)
+@click.option("--url", help="Replace the chosen source's address (a mirror, or a test server).")
+@click.pass_obj
+def fetch_cmd(ctx: Context, source: str | None, url: str | None) -> None:
+    """Pull new papers from Hugging Face daily papers and the arXiv API into the collection."""
+    import dataclasses
+
+    from bot.config import ConfigError, FeedSettings
+    from bot.schedule import fetch_all
+
+    try:
+        feeds = FeedSettings.from_env()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if url and not source and len(feeds.sources) > 1:
+        raise click.UsageError("--url replaces one source's address: say which with --source")
+    sources = (source,) if source else feeds.sources
+    if url:
+        key = "hf_url" if sources[0] == "hf" else "arxiv_url"
+        feeds = dataclasses.replace(feeds, **{key: url})
+    feeds = dataclasses.replace(feeds, sources=sources)
+    results = fetch_all(engine(ctx), feeds)
+    for result in results:
+        click.echo(str(result), err=bool(result.error))
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@cli.command("push")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what each chat would get; send and record nothing."
+)
+@click.pass_obj
+def push_cmd(ctx: Context, dry_run: bool) -> None:
+    """Send every subscribed chat its digest of new papers now (the daily job's push)."""
+    import asyncio
+
+    from bot.push import push_all, summary
+
+    answers = engine(ctx)
+    if dry_run:
+        outcomes = asyncio.run(push_all(answers, _no_send, dry_run=True))
+    else:
+        outcomes = asyncio.run(_push_with_bot(answers))
+    for outcome in outcomes:
+        line = f"chat {outcome.chat_id}: {len(outcome.sent)} papers in {outcome.messages} messages"
+        if outcome.summarized:
+            line += f", {len(outcome.summarized)} more counted"
+        if outcome.error:
+            line += f" - {outcome.error}"
+        click.echo(line)
+    click.echo(("would push: " if dry_run else "pushed: ") + summary(outcomes))
+
+
+async def _no_send(chat_id: int, text: str) -> None:
+    raise RuntimeError("dry run sends nothing")
+
+
+async def _push_with_bot(answers) -> list:
+    """push_all over a telegram Bot built from the environment's token and API address."""
+    from telegram import Bot
+
+    from bot.config import ConfigError, Settings, setup_logging
+    from bot.push import push_all
+    from bot.schedule import bot_sender
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        click.echo(f"paperbot push: {exc}", err=True)
+        sys.exit(2)
+    setup_logging(settings)
+    kwargs = {"base_url": settings.api_url} if settings.api_url else {}
+    async with Bot(settings.token, **kwargs) as bot:
+        return await push_all(answers, bot_sender(bot))
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path())
+@click.pass_obj
+def backup_cmd(ctx: Context, path: str) -> None:
+    """A consistent copy of the live database (safe while the bot runs); PATH may be a folder."""
+    try:
+        target = store_db.backup(ctx.db(seed=False), path)
+    except store_db.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written: {target}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="paperbot")

@@ -19,7 +19,7 @@ from bot.config import FeedSettings
 from bot.push import push_all, summary
 from store import db as store_db
 from store.answers import Answers
-from store.importers.fetch import Fetcher, fetch
+from store.importers.fetch import FeedResult, Fetcher, fetch
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,19 @@ JOB_PREFIX = "push:"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def fetch_all(answers: Answers, feeds: FeedSettings, fetcher: Fetcher | None = None) -> list[str]:
-    """Run every configured source (blocking: call it in a thread); one line per feed."""
+def fetch_all(
+    answers: Answers, feeds: FeedSettings, fetcher: Fetcher | None = None
+) -> list[FeedResult]:
+    """Run every configured source (blocking: call it in a thread), then index what arrived."""
     own = fetcher is None
     fetcher = fetcher or Fetcher()
-    lines: list[str] = []
+    lines: list[FeedResult] = []
     try:
         for source in feeds.sources:
             url = feeds.hf_url if source == "hf" else feeds.arxiv_url
             with answers.store() as db:
                 results = fetch(db, fetcher, (source,), url=url, arxiv_query=feeds.arxiv_query)
-            lines += [str(r) for r in results]
+            lines += results
     finally:
         if own:
             fetcher.close()
@@ -82,8 +84,8 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Fetch, then push to the chats whose slot this is."""
     answers: Answers = context.bot_data["answers"]
     feeds: FeedSettings = context.bot_data["settings"].feeds
-    for line in await asyncio.to_thread(fetch_all, answers, feeds):
-        log.info("fetch: %s", line)
+    for result in await asyncio.to_thread(fetch_all, answers, feeds):
+        log.log(logging.WARNING if result.error else logging.INFO, "fetch: %s", result)
     slot = context.job.data["slot"]
     default_time, default_tz = context.job.data["default"]
     with answers.store() as db:

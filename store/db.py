@@ -155,8 +155,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
     """A consistent copy of a live database (SQLite's online backup API), written then renamed."""
+    is_folder = str(target).endswith(("/", os.sep))
     target = Path(target)
-    if target.is_dir():
+    if is_folder or target.is_dir():
         target = target / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
     tmp = target.with_name(target.name + ".partial")
     try:
@@ -445,6 +446,23 @@ def iter_for_index(
         abstract = row[3]
         extra = " ".join(u for u in (row[4] or "").split() if u not in abstract)
         yield row[0], row[1], row[2], abstract, extra
+
+
+def index_texts(db: sqlite_utils.Database, ids: list[str]) -> dict[str, tuple[str, str, str]]:
+    """(title, abstract, link urls) of these papers exactly as `iter_for_index` gives them."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        marks = ",".join("?" * len(part))
+        sql = (
+            "select p.id, p.title, p.abstract, "
+            "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
+            f"from papers p where p.id in ({marks})"
+        )
+        for pid, title, abstract, urls in db.execute(sql, part):
+            extra = " ".join(u for u in (urls or "").split() if u not in abstract)
+            out[pid] = (title, abstract, extra)
+    return out
 
 
 def iter_export(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:

@@ -88,3 +88,53 @@ def test_topic_and_similar(db_path):
     pid = topic["results"][0]["id"]
     similar = json.loads(run(db_path, "similar", pid, "--json").output)
     assert pid not in [r["id"] for r in similar["results"]]
+
+
+def test_fetch_command_with_a_local_feed(db_path):
+    from tests.feedserver import FeedServer
+
+    with FeedServer() as server:
+        url = server.route("/daily", (FIXTURES / "hf_daily.json").read_bytes())
+        result = run(db_path, "fetch", "--source", "hf", "--url", url)
+        assert result.exit_code == 0
+        assert ": 2 new, 0 updated, 0 unchanged" in result.output
+        server.route("/daily", b"<html>oops", status=502)
+        failed = run(db_path, "fetch", "--source", "hf", "--url", url)
+    assert failed.exit_code == 1
+    assert "failed, nothing changed: HTTP 502" in failed.output
+
+
+def test_fetch_url_needs_a_source(db_path):
+    result = CliRunner().invoke(
+        cli, ["--db", str(db_path), "fetch", "--url", "http://127.0.0.1:9/x"]
+    )
+    assert result.exit_code == 2 and "--source" in result.output
+
+
+def test_push_dry_run_lists_what_each_chat_would_get(db_path):
+    from store import db as store_db
+
+    run(db_path, "stats")
+    db = store_db.open_db(db_path)
+    store_db.subscribe(db, -5)
+    db.close()
+    run(db_path, "import", str(FIXTURES / "hf_daily.json"))
+    result = run(db_path, "push", "--dry-run")
+    assert "chat -5: 2 papers in 1 messages" in result.output
+    assert "would push: 1 chats: 2 papers" in result.output
+    assert "chat -5: 2 papers" in run(db_path, "push", "--dry-run").output  # nothing recorded
+
+
+def test_push_without_token_is_a_one_line_error(db_path, monkeypatch):
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["--db", str(db_path), "push"])
+    assert result.exit_code == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.output
+
+
+def test_backup_command_into_a_folder(db_path, tmp_path):
+    run(db_path, "stats")
+    result = run(db_path, "backup", str(tmp_path / "backups") + "/")
+    assert result.exit_code == 0
+    [copy] = (tmp_path / "backups").iterdir()
+    assert json.loads(run(copy, "stats", "--json").output)["papers"] == 91
