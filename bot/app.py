@@ -6,6 +6,7 @@ and the end-to-end tests start it against a local Bot API stand-in through `TELE
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -16,6 +17,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     MessageHandler,
     TypeHandler,
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 NEW_MESSAGES = filters.UpdateType.MESSAGE
 # Maintainer commands: not in the menu; the handlers refuse anyone outside PAPERBOT_ADMINS.
 MAINTENANCE = {"fetch": fetch_now, "push": push_now}
+REFRESH_SECONDS = 60
 
 
 def build_application(settings: Settings, answers: Answers) -> Application:
@@ -84,6 +87,13 @@ def add_handlers(app: Application) -> None:
     app.add_error_handler(handlers.on_error)
 
 
+async def refresh_index(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Pick up papers that `paperbot import` added while the bot runs (a cheap query when none)."""
+    added = await asyncio.to_thread(context.bot_data["answers"].refresh)
+    if added:
+        log.info("index: %d papers added", added)
+
+
 def bot_commands() -> list[BotCommand]:
     """The command menu, from the same list /help shows."""
     return [
@@ -102,6 +112,7 @@ async def post_init(app: Application) -> None:
     if app.job_queue is not None:
         jobs = schedule_pushes(app.job_queue, answers, settings.push_time, settings.timezone)
         log.info("daily push: %s", ", ".join(job.name for job in jobs))
+        app.job_queue.run_repeating(refresh_index, interval=REFRESH_SECONDS, name="refresh")
     figures = answers.stats()
     log.info(
         "@%s ready: %s papers; %s",

@@ -92,7 +92,7 @@ async def test_daily_jobs_follow_each_chats_time_zone(api, answers):
     async with running_bot(
         api, answers, PAPERBOT_PUSH_TIME="08:30", PAPERBOT_TIMEZONE="Asia/Tokyo"
     ) as app:
-        jobs = {job.name: job for job in app.job_queue.jobs()}
+        jobs = {job.name: job for job in app.job_queue.jobs() if job.name.startswith("push:")}
         assert set(jobs) == {"push:07:45:America/New_York", "push:08:30:Asia/Tokyo"}
         tokyo = jobs["push:08:30:Asia/Tokyo"].next_t.astimezone(ZoneInfo("Asia/Tokyo"))
         new_york = jobs["push:07:45:America/New_York"].next_t.astimezone(
@@ -111,7 +111,7 @@ async def test_daily_job_fetches_then_pushes_once(api, answers, tmp_path):
         hf = feeds.route("/daily", (FIXTURES / "hf_daily.json").read_bytes())
         env = {"PAPERBOT_SOURCES": "hf", "PAPERBOT_HF_URL": hf}
         async with running_bot(api, answers, **env) as app:
-            [job] = app.job_queue.jobs()
+            [job] = [j for j in app.job_queue.jobs() if j.name.startswith("push:")]
             await job.run(app)
             await job.run(app)  # the next day: the feed has nothing new
     [digest] = api.sent_texts(GROUP)
@@ -187,3 +187,17 @@ async def test_kill_9_mid_push_sends_nothing_twice_and_drops_nothing(api, answer
         texts = api.sent_texts(chat)
         assert len(texts) == 1, (chat, texts)
         assert "Glacier" in texts[0] and "Lighthouse" in texts[0]
+
+
+async def test_papers_imported_while_the_bot_runs_are_answered_after_the_refresh(
+    api, answers, db_path
+):
+    async with running_bot(api, answers) as app:
+        other = store_db.open_db(db_path)  # `paperbot import` in another process
+        store_db.upsert_papers(other, parse_text(read_file(FIXTURES / "hf_paper.json")))
+        other.close()
+        [refresh] = [j for j in app.job_queue.jobs() if j.name == "refresh"]
+        await refresh.run(app)
+        api.add_private_message("planning spacecraft trajectories from hand-drawn diagrams")
+        [reply] = await api.wait_for_sent(1)
+    assert "Orbit: Planning Spacecraft Trajectories" in reply["text"]
