@@ -258,7 +258,7 @@ def run_cmd(
             raise ConfigError("--webhook-url must be an https:// URL (Telegram requires HTTPS)")
         if webhook_url and importlib.util.find_spec("tornado") is None:
             raise ConfigError(
-                'webhook mode needs tornado: pip install "python-telegram-bot[webhooks]"'
+                'webhook mode needs tornado: pip install "paperbot[webhooks]" (or python-telegram-bot[webhooks])'
             )
     except ConfigError as exc:
         click.echo(f"paperbot run: {exc}", err=True)
