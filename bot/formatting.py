@@ -22,7 +22,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
-from store.answers import NO_CODE_LINK, Answer, Hit
+from store.answers import NO_CODE_LINK, Answer, Hit, clean_query
 
 MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 MAX_DATA = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64 bytes
@@ -62,6 +62,11 @@ class Callback:
 def esc(text: str) -> str:
     """Escape text for Telegram HTML: `<`, `>` and `&` (quotes only matter inside attributes)."""
     return html.escape(text or "", quote=False)
+
+
+def echo(text: str) -> str:
+    """A user's text quoted back in a reply: printable characters only, short, escaped."""
+    return esc(shorten(clean_query(text), ECHO_CHARS))
 
 
 def utf16_len(text: str) -> int:
@@ -223,14 +228,12 @@ def similar_data(paper_id: str) -> str | None:
 def parse_callback(data: str | None) -> Callback | None:
     """Decode callback data; None for anything malformed or from another version."""
     parts = (data or "").split("|", 3)
-    if parts[0] == "s" and len(parts) >= 2 and parts[1]:
+    if parts[0] == "s" and len(parts) >= 2 and (data or "")[2:]:  # an id may hold "|"
         return Callback("similar", key=(data or "")[2:])
-    if parts[0] == "m" and len(parts) == 4 and parts[1] in ("t", "a") and parts[2].isdigit():
-        return (
-            Callback("more", mode=parts[1], offset=int(parts[2]), key=parts[3])
-            if parts[3]
-            else None
-        )
+    if parts[0] == "m" and len(parts) == 4 and parts[1] in ("t", "a") and parts[3]:
+        offset = parts[2]  # ASCII digits only: "²".isdigit() holds, but int("²") fails
+        if offset.isascii() and offset.isdigit():
+            return Callback("more", mode=parts[1], offset=int(offset), key=parts[3])
     return None
 
 
@@ -281,7 +284,7 @@ def topic_page(answer: Answer, page_size: int = PAGE_SIZE) -> Reply:
     if not answer.results:
         return nothing_found(answer.query, answer.suggestions)[0]
     first, last = answer.offset + 1, answer.offset + len(answer.results)
-    header = f"<b>Papers on “{esc(shorten(answer.query, ECHO_CHARS))}”</b> ({first}–{last} of {answer.total})"
+    header = f"<b>Papers on “{echo(answer.query)}”</b> ({first}–{last} of {answer.total})"
     blocks = [header] + [hit_block(hit, n) for n, hit in enumerate(answer.results, first)]
     nav = []
     if answer.offset > 0:
@@ -296,7 +299,7 @@ def topic_page(answer: Answer, page_size: int = PAGE_SIZE) -> Reply:
 def nothing_found(query: str, suggestions: Sequence[str] = ()) -> list[Reply]:
     """Say plainly that the collection has nothing, point to /topic, list near misses."""
     lines = [
-        f"The collection has nothing on “{esc(shorten(query, ECHO_CHARS))}”.",
+        f"The collection has nothing on “{echo(query)}”.",
         "Try /topic with a few broader words, e.g. <code>/topic image captioning</code>.",
     ]
     if suggestions:
@@ -356,7 +359,7 @@ def paper_not_found(paper_id: str) -> list[Reply]:
     """An unknown id: say so and say where ids come from."""
     return replies(
         [
-            f"No paper with id “{esc(shorten(paper_id, ECHO_CHARS))}” in the collection. "
+            f"No paper with id “{echo(paper_id)}” in the collection. "
             "Every answer shows its papers' ids (<code>/paper …</code>)."
         ]
     )
@@ -421,7 +424,7 @@ def unknown_command_replies(command: str, names: Sequence[str]) -> list[Reply]:
     known = ", ".join(f"/{name}" for name in names)
     return replies(
         [
-            f"I don't know {esc(shorten(command, ECHO_CHARS))}. I know {known}.\n"
+            f"I don't know {echo(command)}. I know {known}.\n"
             "Or just ask a question in plain words; /help has examples."
         ]
     )

@@ -25,7 +25,7 @@ from bot import formatting as fmt
 from bot import subscriptions
 from bot.access import within_rate
 from bot.formatting import Reply
-from store.answers import Answers
+from store.answers import Answers, clean_query
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def reply_for_question(
     answers: Answers, text: str, queries: RecentQueries | None = None
 ) -> list[Reply]:
     """A question's answer, or the plain 'nothing on it' note with a /topic hint."""
-    if not text.strip():
+    if not clean_query(text):  # nothing but spaces or control characters
         return usage("ask")
     answer = answers.ask(text, limit=ASK_LIMIT)
     if queries is not None:
@@ -133,7 +133,7 @@ def reply_for_topic(
     answers: Answers, words: str, offset: int = 0, queries: RecentQueries | None = None
 ) -> list[Reply]:
     """One page of papers on a subject (one message, so a More button can edit it in place)."""
-    if not words.strip():
+    if not clean_query(words):
         return usage("topic")
     answer = answers.topic(words, offset=min(offset, fmt.MAX_OFFSET), limit=fmt.PAGE_SIZE)
     if queries is not None:
@@ -143,7 +143,7 @@ def reply_for_topic(
 
 def reply_for_repo(answers: Answers, name: str) -> list[Reply]:
     """Papers found by name or acronym, with their code links (or the note that there are none)."""
-    if not name.strip():
+    if not clean_query(name):
         return usage("repo")
     return fmt.repo_replies(answers.repo(name, limit=REPO_LIMIT))
 
@@ -151,7 +151,7 @@ def reply_for_repo(answers: Answers, name: str) -> list[Reply]:
 def reply_for_paper(answers: Answers, paper_id: str) -> list[Reply]:
     """One paper in full, or a note that the id is unknown."""
     paper_id = paper_id.strip()
-    if not paper_id:
+    if not clean_query(paper_id):
         return usage("paper")
     paper = answers.paper(paper_id)
     return fmt.paper_replies(paper) if paper else fmt.paper_not_found(paper_id)
@@ -371,7 +371,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await within_rate(update, context):
         return
     outcome = await run(context, reply_for_button, query.data, queries_of(context))
-    await query.answer(outcome.alert, show_alert=bool(outcome.alert))
+    try:
+        await query.answer(outcome.alert, show_alert=bool(outcome.alert))
+    except BadRequest as exc:  # pressed while the bot was down: too old to answer, still served
+        log.warning("button press not acknowledged (%s); serving it anyway", exc)
     if outcome.edit:
         reply = outcome.replies[0]
         try:
