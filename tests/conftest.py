@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from hypothesis import settings
 
 from store import db as store_db
 from store.answers import Answers
+from tests.botapi import FakeBotAPI
 
 # Timing varies on a shared 2-core CI machine: properties are about behaviour, not speed.
 settings.register_profile("paperbot", deadline=None, max_examples=100)
@@ -40,3 +42,10 @@ def seeded_db(fresh_db):
 def seed_answers(tmp_path_factory) -> Answers:
     """One engine over the bundled collection, shared read-only by answer tests."""
     return Answers.open(tmp_path_factory.mktemp("seed") / "papers.db")
+
+
+@pytest_asyncio.fixture
+async def api():
+    """The Bot API stand-in on 127.0.0.1: records what the bot sends, feeds it updates."""
+    async with FakeBotAPI() as server:
+        yield server

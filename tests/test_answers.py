@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from store.answers import Answers, mark_terms
@@ -134,3 +136,64 @@ def test_nonsense_questions_are_refused(seed_answers: Answers):
     lines = (DATA / "eval_nonsense.txt").read_text(encoding="utf-8").splitlines()
     report = refusals(seed_answers, [q for q in lines if q.strip()])
     assert report["answered"] == []
+
+
+# ---------------------------------------------------------------- cost that does not grow with the collection
+
+
+def test_ranked_equals_dense_scoring_of_the_expanded_query(seed_answers: Answers):
+    """`ask` ranks by the pruned top-k: the same papers, in the same order, as the dense sum."""
+    import numpy as np
+
+    for question in [
+        "remote sensing vision-language dataset",
+        "photo caption",
+        "LLM hallucination",
+    ]:
+        terms = seed_answers._query_terms(question)
+        exp = seed_answers._expand(terms)
+        dense = seed_answers._lexical(exp.weights)
+        hits = np.flatnonzero(dense > 0)
+        hits = hits[np.lexsort((hits, -dense[hits]))][:15]
+        top = seed_answers._lexical_top(exp.weights, 15)
+        assert [p for p, _ in top] == [seed_answers.index.doc_ids[d] for d in hits]
+        assert np.allclose([s for _, s in top], dense[hits], rtol=1e-12)
+
+
+def test_matching_scores_only_the_given_papers(seed_answers: Answers):
+    ids = seed_answers.index.doc_ids
+    picked = seed_answers.matching("remote sensing", ids)
+    assert picked and set(picked) <= set(ids)
+    assert seed_answers.matching("remote sensing", [*picked[:1], "no-such-id"]) == picked[:1]
+    assert seed_answers.matching("qwxz plmk", ids[:10]) == []
+
+
+def test_term_frequencies_read_back_equal_the_postings(seed_answers: Answers):
+    for pid in seed_answers.index.doc_ids[:20]:
+        assert seed_answers.term_frequencies(pid) == seed_answers.index.term_frequencies(pid)
+
+
+def test_acronyms_and_aliases_grow_with_imports(tmp_path):
+    """New papers' acronyms expand queries and their names resolve, without a rescan."""
+    from store import db as store_db
+    from store.importers import parse_text
+
+    path = tmp_path / "papers.db"
+    answers = Answers.open(path)
+    before = len(answers.vocabularies()[1])
+    assert (
+        answers.repo("Zorblatt").results == []
+        or answers.repo("Zorblatt").results[0].title != "Zorblatt: a test"
+    )
+    record = {
+        "title": "Zorblatt: a test",
+        "abstract": "We study quasi stellar widgets (QSW) at scale. Code: https://github.com/lab/zorb-code",
+    }
+    store_db.upsert_papers(answers.db, parse_text(json.dumps(record)))
+    answers.refresh()
+    assert len(answers.vocabularies()[1]) > before
+    assert "qsw" in {p[0] for p in answers.vocabularies()[1].groups if len(p) == 1}
+    assert answers.repo("Zorblatt").results[0].title == "Zorblatt: a test"
+    assert answers.repo("zorb-code").results[0].title == "Zorblatt: a test"
+    reopened = Answers.open(path)  # mined definitions are saved with the index
+    assert len(reopened.vocabularies()[1]) == len(answers.vocabularies()[1])

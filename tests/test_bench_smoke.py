@@ -12,8 +12,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_benchmark_runs_at_a_small_size(tmp_path):
-    cmd = [sys.executable, "-m", "bench.run", "--sizes", "1500", "--queries", "30", "--okapi-queries", "10",
-           "--data-root", str(tmp_path), "--work-root", str(tmp_path), "--out", str(tmp_path / "r.jsonl")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--sizes",
+        "1500",
+        "--queries",
+        "30",
+        "--okapi-queries",
+        "10",
+        "--data-root",
+        str(tmp_path),
+        "--work-root",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "r.jsonl"),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -24,6 +39,14 @@ def test_benchmark_runs_at_a_small_size(tmp_path):
     assert row["pruned_equals_dense"] == "30/30"
     assert row["okapi_top10_same"] == "10/10" and row["okapi_max_score_diff"] <= 1e-9
     assert row["add50_cli_new"] == 50 and row["add50_bot_added"] == 50
-    for key in ("ask_p50_ms", "ask_p95_ms", "startup_s", "import_papers_per_s", "rss_serving_mb",
-                "okapi_ms_per_query", "db_mb", "index_mb"):
+    for key in (
+        "ask_p50_ms",
+        "ask_p95_ms",
+        "startup_s",
+        "import_papers_per_s",
+        "rss_serving_mb",
+        "okapi_ms_per_query",
+        "db_mb",
+        "index_mb",
+    ):
         assert row[key] > 0, key

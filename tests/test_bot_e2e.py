@@ -34,9 +34,11 @@ from store.answers import Answer, Answers, Hit
 
 try:
     from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
+    from tests.harness import polling
     from tests.test_formatting import assert_telegram_html
 except ModuleNotFoundError:  # plain `pytest`: tests/ is on sys.path but the repo root is not
     from botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
+    from harness import polling
     from test_formatting import assert_telegram_html
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"  # well-formed, so Settings accepts it
@@ -48,27 +50,13 @@ RS5M_CODE = "https://github.com/om-ai-lab/RS5M"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
 @contextlib.asynccontextmanager
 async def running_bot(api: FakeBotAPI, answers) -> AsyncIterator[Application]:
     """`paperbot run`'s lifecycle (run_polling calls post_init after initialize), on the stub."""
     settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
     app = build_application(settings, answers)
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    try:
+    async with polling(app):
         yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 @pytest_asyncio.fixture

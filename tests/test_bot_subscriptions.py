@@ -12,7 +12,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
 from telegram.ext import Application
 
 from bot.app import build_application
@@ -22,17 +21,12 @@ from store.answers import Answers
 from store.importers import parse_text, read_file
 from tests.botapi import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
 from tests.conftest import FIXTURES
+from tests.harness import polling
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP = DEFAULT_GROUP_ID
 USER = DEFAULT_USER_ID
 ADMIN = 777
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
 
 
 @pytest.fixture
@@ -48,16 +42,8 @@ async def running_bot(api: FakeBotAPI, answers: Answers, **env: str) -> AsyncIte
         {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url, **env}
     )
     app = build_application(settings, answers)
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    try:
+    async with polling(app):
         yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 def add_papers(answers: Answers, fixture: str) -> None:

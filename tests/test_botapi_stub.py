@@ -33,19 +33,15 @@ from telegram.ext import (
 
 try:
     from tests.botapi import BOT_ID, BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI, compute_entities
+    from tests.harness import polling
 except ModuleNotFoundError:  # plain `pytest`: tests/ is on sys.path but the repo root is not
     from botapi import BOT_ID, BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI, compute_entities
+    from harness import polling
 
 pytestmark = pytest.mark.asyncio
 
 TOKEN = "123456:TEST-token"
 USER = 777
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
 
 
 @pytest_asyncio.fixture
@@ -80,15 +76,8 @@ async def running_app(api: FakeBotAPI, *handlers: object) -> AsyncIterator[Appli
     )
     for handler in handlers:
         app.add_handler(handler)  # type: ignore[arg-type]
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    try:
+    async with polling(app):
         yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:

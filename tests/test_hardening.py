@@ -21,7 +21,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import pytest_asyncio
 from telegram.error import Forbidden, NetworkError, TimedOut
 from telegram.ext import Application, ApplicationBuilder
 
@@ -36,6 +35,7 @@ from store.answers import Answers, clean_query
 from store.importers import parse_text, read_file
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
 from tests.conftest import FIXTURES
+from tests.harness import polling
 from tests.test_formatting import assert_telegram_html
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
@@ -74,12 +74,6 @@ def engine(seeded_dir: Path, tmp_path: Path) -> Iterator[Answers]:
     answers.db.close()
 
 
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as server:
-        yield server
-
-
 @contextlib.asynccontextmanager
 async def running_bot(
     api: FakeBotAPI, answers: Answers, read_timeout: float | None = None, **env: str
@@ -102,16 +96,8 @@ async def running_bot(
     )
     with builder if read_timeout else contextlib.nullcontext():
         app = bot_app.build_application(settings, answers)
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    try:
+    async with polling(app):
         yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
 
 
 def snapshot(answers: Answers) -> tuple[int, bool, str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from store import db as store_db
-from store.clean import clean_abstract, extract_links
+from store.clean import clean_abstract, collapse_spaces, extract_links
 from store.importers import FormatError, parse_text, read_file
 from tests.conftest import FIXTURES
 
@@ -251,3 +254,82 @@ def test_failed_write_leaves_database_untouched(seeded_db):
     with pytest.raises(store_db.StoreError, match="nothing was imported"):
         store_db.upsert_papers(seeded_db, good)
     assert all_papers(seeded_db) == before
+
+
+# ---------------------------------------------------------------- bulk JSON Lines and fast paths
+
+
+def test_big_jsonl_parsed_in_a_pool_gives_the_same_records(tmp_path, monkeypatch):
+    from store import importers
+
+    lines = [
+        json.dumps(
+            {
+                "title": f"Paper {i}",
+                "abstract": f"Abstract {i} with code at https://github.com/a/b{i}. 60\\% done.",
+            }
+        )
+        for i in range(50)
+    ]
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    sequential = list(importers.iter_file(path))
+    monkeypatch.setattr(importers, "POOL_BYTES", 1)
+    monkeypatch.setattr(importers, "POOL_LINES", 7)
+    assert list(importers.iter_file(path)) == sequential
+    assert sequential[3]["links"] == [{"url": "https://github.com/a/b3", "kind": "code"}]
+    path.write_text("\n".join(lines[:40] + ["{broken"] + lines[40:]) + "\n")
+    with pytest.raises(FormatError, match="line 41: broken JSON"):
+        list(importers.iter_file(path))
+
+
+def _reference_collapse(text: str) -> str:
+    text = "".join(ch if ch.isprintable() or ch in " \n\t" else " " for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x00\x85\xa0\u2028\u3000é.")),
+        max_size=30,
+    )
+)
+def test_collapse_spaces_matches_its_regex_definition(text):
+    assert collapse_spaces(text) == _reference_collapse(text)
+
+
+_LINKISH = list("ab.-/:@ \n\t()<>\"'`,") + [
+    "http",
+    "s",
+    "://",
+    "https: //",
+    "HTTP:  //",
+    "www.",
+    "WWW.",
+    "github.com",
+    "GitHub.io",
+    "gitlab.com",
+    "huggingface.co/x/y",
+    "é",
+    "\u212a",
+    ".com/",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_LINKISH), max_size=20).map("".join))
+def test_link_extraction_matches_scanning_the_whole_text(text):
+    """The needle pre-check and per-piece scan find exactly what the regex finds in the whole text."""
+    from store.clean import _LINK, fix_broken_schemes
+
+    expected, seen = [], set()
+    for match in _LINK.finditer(fix_broken_schemes(text)):
+        url = match.group(0).rstrip(".,;:!?'\"`")
+        if not re.match(r"https?://", url, re.IGNORECASE):
+            url = "https://" + url
+        host = re.sub(r"^https?://", "", url, flags=re.IGNORECASE).split("/")[0]
+        if "." in host and url.lower() not in seen:
+            seen.add(url.lower())
+            expected.append(url)
+    assert [link["url"] for link in extract_links(text)] == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import unicodedata
@@ -14,7 +15,7 @@ from rank_bm25 import BM25Okapi
 
 from store import db as store_db
 from store import index as index_mod
-from store.index import Index, document_tokens, index_dir, sync_index
+from store.index import INDEX_FORMAT, Index, document_tokens, index_dir, sync_index
 from store.text import _PARTS, _WORD, _term, tokenize
 
 
@@ -108,7 +109,9 @@ def test_pruned_equals_dense_and_okapi_on_20k_synthetic(synthetic):
     rng = random.Random(4)
     queries = sample_queries(corpus, 200, rng)
     common = [t for t, _ in sorted(index.vocab.items(), key=lambda kv: -index.df[kv[1]])[:30]]
-    queries += [rng.sample(common, rng.randint(1, 6)) for _ in range(40)]  # the worst case for pruning
+    queries += [
+        rng.sample(common, rng.randint(1, 6)) for _ in range(40)
+    ]  # the worst case for pruning
     for q in queries:
         assert index.search(q, 10) == index.search_dense(q, 10)
     okapi = BM25Okapi(corpus)
@@ -218,8 +221,14 @@ def test_sync_index_catches_up_with_new_papers(tmp_path):
     sync_index(db, path)
     store_db.upsert_papers(
         db,
-        [{"title": "Quokka routing for sparse mixture experts", "abstract": "We route tokens with quokka.",
-          "links": [], "source": "test"}],
+        [
+            {
+                "title": "Quokka routing for sparse mixture experts",
+                "abstract": "We route tokens with quokka.",
+                "links": [],
+                "source": "test",
+            }
+        ],
     )
     caught_up = sync_index(db, path)
     assert len(caught_up.segments) == 2
@@ -235,7 +244,7 @@ def test_stale_format_is_rebuilt(tmp_path):
     store_db.ensure_seeded(db)
     index = sync_index(db, path)
     meta = index_dir(path) / "meta.json"
-    meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
+    meta.write_text(meta.read_text().replace(f'"format": {INDEX_FORMAT}', '"format": 1'))
     assert Index.load(index_dir(path)) is None
     assert sync_index(db, path).doc_ids == index.doc_ids
 
@@ -276,7 +285,12 @@ def test_tokenize_matches_reference_on_seed(seed):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("aZ9-./+'’_ \t\n\u00a0\u2003éﬁ①Ⅻİ,;()")) | st.characters(), max_size=60))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("aZ9-./+'’_ \t\n\u00a0\u2003éﬁ①Ⅻİ,;()")) | st.characters(),
+        max_size=60,
+    )
+)
 def test_tokenize_matches_reference_on_any_text(text):
     assert tokenize(text) == reference_tokenize(text)
     assert tokenize(text) == reference_tokenize(text)  # and again, from the caches
@@ -298,3 +312,62 @@ def test_weighted_search_equals_dense_weighted_sum(synthetic):
         )
     terms = list(dict.fromkeys(docs[0][1]))
     assert index.search_weighted(dict.fromkeys(terms, 1.0), 5) == index.search(terms, 5)
+
+
+# ---------------------------------------------------------------- bulk indexing in a pool
+
+
+def _index_state(index: Index):
+    return (
+        index.doc_ids,
+        index._terms,
+        index.df.tolist(),
+        index.doc_len.tolist(),
+        index.alive.tolist(),
+        index.acronyms,
+        index.covered_seq,
+        [(s.lo, s.hi, s.offsets.tolist(), s.docs.tolist(), s.tfs.tolist()) for s in index.segments],
+    )
+
+
+def test_sync_index_in_a_pool_builds_the_same_index(tmp_path, monkeypatch):
+    """The pool path (big catch-ups) gives exactly the sequential index: ids, term numbers,
+    postings, lengths, mined acronyms; with a changed paper and more segments than one."""
+    from bench import synth
+    from store.importers.jsonl import iter_records
+
+    model = synth.Model(seed=5, size=3_000)
+    papers = synth.papers(model, 0, 3_000, seed=5)
+    papers[7]["abstract"] += " We use Remote Sensing (RS) data."
+    built = []
+    for pool in (False, True):
+        path = tmp_path / f"{pool}.db"
+        db = store_db.open_db(path)
+        store_db.upsert_papers(db, iter_records(json.dumps(p) for p in papers))
+        changed = dict(
+            papers[3], abstract="A new abstract about Large Language Models (LLMs).", version=2
+        )
+        store_db.upsert_papers(db, iter_records([json.dumps(changed)]))
+        monkeypatch.setattr(index_mod, "POOL_MIN", 1 if pool else 10**9)
+        monkeypatch.setattr(index_mod, "POOL_CHUNK", 700)
+        monkeypatch.setattr(index_mod, "SYNC_BATCH", 1_000)
+        index = sync_index(db, path)
+        assert Index.load(index_dir(path)) is not None
+        built.append(index)
+    assert _index_state(built[0]) == _index_state(built[1])
+    assert any(a.startswith("rs\t") for a in built[1].acronyms)
+    assert any(a.startswith("llms\t") for a in built[1].acronyms)
+
+
+def test_scores_of_given_papers_equal_the_weighted_search(synthetic):
+    index, docs = synthetic
+    rng = random.Random(8)
+    for _ in range(20):
+        doc = rng.choice(docs)[1]
+        weights = {t: rng.choice([1.0, 0.5, 0.35]) for t in rng.sample(doc, min(5, len(doc)))}
+        top = index.search_weighted(weights, 30)
+        ids = [p for p, _ in top] + [rng.choice(docs)[0] for _ in range(5)] + ["unknown"]
+        got = index.scores_of(weights, ids)
+        for pid, score in top:
+            assert abs(got[pid] - score) <= 1e-9
+        assert "unknown" not in got

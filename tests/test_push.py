@@ -10,18 +10,11 @@ from bot.schedule import bot_sender
 from store import db as store_db
 from store.answers import Answers
 from store.importers import parse_text, read_file
-from tests.botapi import FakeBotAPI
 from tests.conftest import FIXTURES
 
 TOKEN = "123456:TEST-push-token-abcdefghijklmnopqrstuvwxyz"
 CHAT = -1001
 OTHER = -1002
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as stub:
-        yield stub
 
 
 @pytest.fixture
