@@ -152,20 +152,36 @@ def hit_block(hit: Hit, number: int) -> str:
 
 def chunk(blocks: Sequence[str], limit: int = MAX_TEXT, sep: str = "\n\n") -> list[str]:
     """Pack blocks into as few messages as fit `limit`; a block never straddles two messages."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
+    return [text for text, _ in pack(blocks, limit, sep)]
+
+
+def pack(
+    blocks: Sequence[str], limit: int = MAX_TEXT, sep: str = "\n\n"
+) -> list[tuple[str, list[int]]]:
+    """`chunk`, also saying which blocks (by index) each message carries (the push's ledger needs it)."""
+    messages: list[tuple[str, list[int]]] = []
+    current, members = "", []
+    for i, block in enumerate(blocks):
         if utf16_len(block) > limit:
             block = fit_block(block, limit)
         candidate = f"{current}{sep}{block}" if current else block
         if utf16_len(candidate) <= limit:
-            current = candidate
+            current, members = candidate, [*members, i]
         else:
-            messages.append(current)
-            current = block
+            messages.append((current, members))
+            current, members = block, [i]
     if current:
-        messages.append(current)
+        messages.append((current, members))
     return messages
+
+
+def digest_block(title: str, url: str | None, gist: str, code_url: str | None) -> str:
+    """A paper in the daily digest: linked title, one-sentence gist, code link."""
+    head = link(url, title) if is_safe_url(url) else f"<b>{esc(title)}</b>"
+    lines = [f"• {head}", esc(gist)]
+    if is_safe_url(code_url):
+        lines.append(link(code_url, "code"))
+    return "\n".join(line for line in lines if line)
 
 
 def fit_block(block: str, limit: int) -> str:

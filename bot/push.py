@@ -8,15 +8,14 @@ once Telegram confirms, forgotten when the send surely failed (so the next run s
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.constants import MessageLimit
 from telegram.error import Forbidden, TimedOut
 
+from bot import formatting as fmt
 from store import db as store_db
 from store.answers import Answers, paper_url, shorten
 from store.text import split_sentences, tokenize
@@ -65,40 +64,20 @@ def gist(paper: dict[str, Any], answers: Answers) -> str:
     return shorten(max(sentences, key=telling), GIST_CHARS)
 
 
-def paper_block(paper: dict[str, Any], answers: Answers) -> str:
-    """A digest entry: linked title, gist, code link (all escaped)."""
-    title = html.escape(paper["title"])
-    url = paper_url(paper)
-    head = f'<a href="{html.escape(url, quote=True)}">{title}</a>' if url else f"<b>{title}</b>"
-    lines = [f"• {head}", html.escape(gist(paper, answers))]
-    code = [link["url"] for link in paper["links"] if link["kind"] == "code"]
-    if code:
-        lines.append(f'<a href="{html.escape(code[0], quote=True)}">code</a>')
-    return "\n".join(line for line in lines if line)
-
-
 def digest_parts(papers: list[dict[str, Any]], more: int, answers: Answers) -> list[DigestPart]:
     """The digest as messages under Telegram's limit, split only between papers."""
-    limit = MessageLimit.MAX_TEXT_LENGTH
-    header = f"<b>New papers ({len(papers) + more})</b>"
-    parts: list[DigestPart] = []
-    text, ids = header, []
+    blocks = [f"<b>New papers ({len(papers) + more})</b>"]
     for paper in papers:
-        block = paper_block(paper, answers)
-        if len(block) + 2 > limit - len(header):
-            block = shorten(block, limit - len(header) - 2)  # one absurd paper still fits alone
-        if len(text) + 2 + len(block) > limit and ids:
-            parts.append(DigestPart(text, ids))
-            text, ids = "", []
-        text = f"{text}\n\n{block}" if text else block
-        ids.append(paper["id"])
-    tail = f"…and {more} more - /latest" if more else ""
-    if tail and len(text) + 2 + len(tail) > limit:
-        parts.append(DigestPart(text, ids))
-        text, ids = "", []
-    text = f"{text}\n\n{tail}" if tail and text else (tail or text)
-    parts.append(DigestPart(text, ids))
-    return parts
+        code = next((link["url"] for link in paper["links"] if link["kind"] == "code"), None)
+        blocks.append(
+            fmt.digest_block(paper["title"], paper_url(paper), gist(paper, answers), code)
+        )
+    if more:
+        blocks.append(f"…and {more} more - /latest")
+    return [
+        DigestPart(text, [papers[i - 1]["id"] for i in members if 1 <= i <= len(papers)])
+        for text, members in fmt.pack(blocks)
+    ]
 
 
 async def push_chat(

@@ -11,6 +11,7 @@ from store import db as store_db
 from store.answers import Answers
 from store.importers import parse_text, read_file
 from tests.conftest import FIXTURES
+from tests.test_formatting import assert_telegram_html
 
 TOKEN = "123456:TEST-push-token-abcdefghijklmnopqrstuvwxyz"
 CHAT = -1001
@@ -97,21 +98,24 @@ async def test_long_backlog_is_capped_and_split_at_paper_boundaries(answers, api
     assert len(api.sent_texts(CHAT)) == len(texts)
 
 
-def test_digest_splits_over_4096_characters(answers):
+def test_digest_splits_over_4096_characters_as_valid_html(answers):
     papers = [
         {
             "id": f"p{i}",
-            "title": f"T{i} " + "long " * 100,
+            "title": f"<b>T{i}</b> & " + "long " * 100,
             "abstract": "word " * 400 + ".",
-            "links": [],
-            "ai_summary": "s " * 100,
+            "links": [{"url": 'https://github.com/a/b"><script>', "kind": "code"}],
+            "ai_summary": "s < t " * 100,
         }
         for i in range(10)
     ]
-    parts = digest_parts(papers, 0, answers)
+    parts = digest_parts(papers, 3, answers)
     assert len(parts) > 1
-    assert all(len(p.text) <= 4096 for p in parts)
+    for part in parts:
+        assert len(part.text) <= 4096
+        assert_telegram_html(part.text)
     assert [i for p in parts for i in p.paper_ids] == [f"p{i}" for i in range(10)]
+    assert "and 3 more - /latest" in parts[-1].text
 
 
 async def test_blocked_chat_is_marked_inactive_and_skipped(answers, api, bot):
