@@ -24,7 +24,7 @@ from store.db import bundled_listing
 from store.importers import listing
 from store.text import STOPWORDS
 
-PER_FILE = 25_000  # papers per JSONL file (~45 MB; the importer refuses files over 64 MB)
+PER_FILE = 25_000  # papers per JSONL file (~45 MB; JSON Lines stream at any size, kept so data is reused)
 TAIL_WORDS = 1_500_000  # invented words available to the Zipf tail
 TOPICS = 2_000
 TOPIC_WORDS = 40

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
 from store.clean import short_name
-from store.index import Index, sync_index
+from store.index import Index, document_tokens, sync_index
 from store.text import _WORD, split_sentences, tokenize
 
 # The no-answer rule. A result must hold half of the question's specificity (idf mass, unseen words
@@ -139,12 +140,13 @@ class Answers:
         self.db_path = db_path
         self.index = index if index is not None else sync_index(db, db_path)
         self._lock = threading.RLock()
-        self._aliases: dict[str, list[str]] | None = None
-        self._aliases_seq = -1
+        self._aliases: _Aliases | None = None
+        self._aliases_seq = 0
         self.expansion = expansion
         self.feedback = feedback
         self._vocabularies: list[qexp.Vocabulary] | None = None
-        self._vocab_seq = -1
+        self._vocab_index: Index | None = None
+        self._vocab_count = 0
         if semantic is None:
             self.encoder = sem.load_encoder()
         elif semantic is True:
@@ -245,11 +247,16 @@ class Answers:
         return coverage >= MIN_COVERAGE or several, coverage
 
     def vocabularies(self) -> list[qexp.Vocabulary]:
-        """The field synonyms and the acronyms mined from the collection (rebuilt after imports)."""
-        if self._vocabularies is None or self._vocab_seq != self.index.covered_seq:
-            texts = (f"{t}. {a}" for t, a in self.db.execute("select title, abstract from papers"))
-            self._vocabularies = [_field_vocabulary(), qexp.acronym_vocabulary(texts)]
-            self._vocab_seq = self.index.covered_seq
+        """The field synonyms and the acronyms mined from the collection. The index mines each
+        paper's definitions as it indexes it, so this only adds the ones not seen yet."""
+        index = self.index
+        if self._vocabularies is None or self._vocab_index is not index:
+            self._vocabularies = [_field_vocabulary(), qexp.Vocabulary()]
+            self._vocab_index, self._vocab_count = index, 0
+        if self._vocab_count < len(index.acronyms):
+            new = index.acronyms[self._vocab_count :]
+            qexp.add_definitions(self._vocabularies[1], map(qexp.parse_definition, new))
+            self._vocab_count += len(new)
         return self._vocabularies
 
     def _expand(self, terms: list[str]) -> qexp.Expansion:
@@ -267,17 +274,30 @@ class Answers:
                 out += weight * self.index.scores([term])
         return out
 
-    def _feedback(self, scores: np.ndarray, exp: qexp.Expansion) -> dict[str, float]:
+    def _lexical_top(
+        self, weights: dict[str, float], k: int, exclude: set[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The k best (paper id, score) of `_lexical`, best first (ties: earlier paper first),
+        found by the index's pruned top-k search: the cost does not grow with the collection."""
+        return self.index.search_weighted(weights, k, exclude)
+
+    def _feedback(self, first: list[tuple[str, float]], exp: qexp.Expansion) -> dict[str, float]:
         """RM3 terms from the first pass's best papers, weighted to sum RM3_WEIGHT per query term."""
-        top = np.argsort(-scores)[: qexp.RM3_DOCS]
-        docs = [
-            (self.index.term_frequencies(self.index.doc_ids[d]), float(scores[d]))
-            for d in top
-            if scores[d] > 0
-        ]
+        top = [(pid, s) for pid, s in first[: qexp.RM3_DOCS] if s > 0]
+        texts = store_db.index_texts(self.db, [pid for pid, _ in top])
+        docs = [(self.term_frequencies(pid, texts.get(pid)), s) for pid, s in top]
         found = qexp.rm3_terms(docs, self.index.idf_of, set(exp.weights))
         mass = qexp.RM3_WEIGHT * len(set(exp.terms))
         return {t: w * mass for t, w in found.items()}
+
+    def term_frequencies(self, paper_id: str, text: tuple[str, str, str] | None = None) -> dict[str, int]:
+        """A paper's indexed terms and their counts (`Index.term_frequencies`), re-tokenized from
+        its stored text: one paper's cost instead of a scan of the postings."""
+        if text is None:
+            text = store_db.index_texts(self.db, [paper_id]).get(paper_id)
+        if text is None:
+            return {}
+        return dict(Counter(document_tokens(*text)))
 
     def _ranked(
         self,
@@ -292,17 +312,15 @@ class Answers:
         embedding is fused in, weighed by how well the best lexical paper covers the question.
         """
         exp = self._expand(terms)
-        scores = self._lexical(exp.weights)
-        if self.feedback and scores.any():
-            scores = scores + self._lexical(self._feedback(scores, exp))
-        for pid in exclude or ():
-            if pid in self.index.doc_of:
-                scores[self.index.doc_of[pid]] = 0.0
-        scores[~self.index.alive] = 0.0
+        weights = exp.weights
+        if self.feedback:
+            first = self._lexical_top(weights, qexp.RM3_DOCS)
+            if first:
+                weights = dict(weights)
+                for term, w in self._feedback(first, exp).items():
+                    weights[term] = weights.get(term, 0.0) + w
         pool = max(k, 1) + (SEMANTIC_CANDIDATES if self.encoder is not None else 0)
-        hits = np.flatnonzero(scores > 0)
-        hits = hits[np.lexsort((hits, -scores[hits]))][:pool]
-        lexical = {self.index.doc_ids[d]: float(scores[d]) for d in hits}
+        lexical = dict(self._lexical_top(weights, pool, exclude))
         similarity: dict[str, float] = {}
         if self.encoder is not None and self.vectors is not None and len(self.vectors):
             query_vec = self.encoder.encode([sem.question_text(question or " ".join(terms))])[0]
@@ -432,7 +450,7 @@ class Answers:
             paper = store_db.get_paper(self.db, paper_id)
             if paper is None:
                 return Answer(paper_id, [])
-            tfs = self.index.term_frequencies(paper["id"])
+            tfs = self.term_frequencies(paper["id"])
             weights = {t: tf * self.index.idf_of(t) for t, tf in tfs.items()}
             terms = sorted(weights, key=weights.get, reverse=True)[:25]
             found = self.index.search(terms, limit, exclude={paper["id"]})
@@ -449,15 +467,14 @@ class Answers:
             return list(paper_ids)
         with self._lock:
             exp = self._expand(terms)
-            scores = self._lexical(exp.weights)
+            scores = self.index.scores_of(exp.weights, paper_ids)
             spec = self._specificity(terms)
             equivalents = self._equivalent_spec(exp)
-            papers = store_db.get_papers(self.db, list(paper_ids))
+            papers = store_db.get_papers(self.db, [p for p in paper_ids if scores.get(p, 0) > 0])
         out = []
         for pid in paper_ids:
-            doc = self.index.doc_of.get(pid)
             paper = papers.get(pid)
-            if doc is None or paper is None or scores[doc] <= 0:
+            if paper is None or scores.get(pid, 0.0) <= 0:
                 continue
             doc_terms = set(tokenize(paper["title"] + " " + paper["abstract"]))
             if self._relevant(spec, doc_terms, equivalents)[0]:
@@ -486,10 +503,14 @@ class Answers:
     # ------------------------------------------------------------ building hits
 
     def aliases(self) -> dict[str, list[str]]:
-        """Names a paper goes by (title short name, repository names), normalized -> paper ids."""
-        if self._aliases is None or self._aliases_seq != self.index.covered_seq:
-            self._aliases = build_aliases(self.db)
-            self._aliases_seq = self.index.covered_seq
+        """Names a paper goes by (title short name, repository names), normalized -> paper ids.
+        Built once, then extended with the papers changed since (never a rescan per import)."""
+        seq = self.index.covered_seq
+        if self._aliases is None or seq < self._aliases_seq:
+            self._aliases, self._aliases_seq = _Aliases(), 0
+        if self._aliases_seq != seq:
+            self._aliases.add_papers(self.db, self._aliases_seq)
+            self._aliases_seq = seq
         return self._aliases
 
     def _hit(
@@ -592,22 +613,49 @@ def _repo_names(url: str) -> list[str]:
     return names
 
 
+class _Aliases(dict):
+    """Normalized name -> paper ids: names from titles first, then from links (each in the order
+    the papers were stored); grows with `add_papers`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._titles: dict[str, list[str]] = {}
+        self._links: dict[str, list[str]] = {}
+
+    @staticmethod
+    def _add(table: dict[str, list[str]], name: str, pid: str) -> str | None:
+        key = _alias_key(name)
+        if len(key) >= 2 and pid not in table.setdefault(key, []):
+            table[key].append(pid)
+            return key
+        return None
+
+    def add_papers(self, db, after_seq: int = 0) -> None:
+        """Add the names of the papers stored or changed after `after_seq`."""
+        changed: set[str] = set()
+        ids = []
+        for pid, title in db.execute("select id, title from papers where seq > ? order by seq", [after_seq]):
+            ids.append(pid)
+            name = short_name(title)
+            for text in ([name] if name else []) + [title]:
+                key = self._add(self._titles, text, pid)
+                if key:
+                    changed.add(key)
+        for pid, links in store_db.links_for(db, ids).items():
+            for link in links:
+                if link["kind"] in ("code", "model", "project", "demo"):
+                    for name in _repo_names(link["url"]):
+                        key = self._add(self._links, name, pid)
+                        if key:
+                            changed.add(key)
+        for key in changed:
+            ids_ = list(self._titles.get(key, []))
+            ids_ += [p for p in self._links.get(key, []) if p not in ids_]
+            self[key] = ids_
+
+
 def build_aliases(db) -> dict[str, list[str]]:
     """Map normalized names (title short names, repo and model names) to paper ids."""
-    aliases: dict[str, list[str]] = {}
-
-    def add(name: str, pid: str) -> None:
-        key = _alias_key(name)
-        if len(key) >= 2 and pid not in aliases.setdefault(key, []):
-            aliases[key].append(pid)
-
-    for pid, title in db.execute("select id, title from papers"):
-        name = short_name(title)
-        if name:
-            add(name, pid)
-        add(title, pid)
-    for pid, url, kind in db.execute("select paper_id, url, kind from links"):
-        if kind in ("code", "model", "project", "demo"):
-            for name in _repo_names(url):
-                add(name, pid)
-    return aliases
+    aliases = _Aliases()
+    aliases.add_papers(db)
+    return dict(aliases)

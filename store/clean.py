@@ -38,16 +38,48 @@ def extract_links(text: str) -> list[dict[str, str]]:
     """
     found: list[dict[str, str]] = []
     seen: set[str] = set()
-    for match in _LINK.finditer(fix_broken_schemes(text)):
-        url = match.group(0).rstrip(_TRAILING)
-        if not re.match(r"https?://", url, re.IGNORECASE):
-            url = "https://" + url
-        host = re.sub(r"^https?://", "", url, flags=re.IGNORECASE).split("/")[0]
-        if "." not in host or url.lower() in seen:
-            continue
-        seen.add(url.lower())
-        found.append({"url": url, "kind": classify_link(url)})
+    for piece in _link_pieces(text):
+        for match in _LINK.finditer(piece):
+            url = match.group(0).rstrip(_TRAILING)
+            if not re.match(r"https?://", url, re.IGNORECASE):
+                url = "https://" + url
+            host = re.sub(r"^https?://", "", url, flags=re.IGNORECASE).split("/")[0]
+            if "." not in host or url.lower() in seen:
+                continue
+            seen.add(url.lower())
+            found.append({"url": url, "kind": classify_link(url)})
     return found
+
+
+# Every `_LINK` match holds one of these (case aside) and no whitespace.
+_LINK_NEEDLES = ("http", "www.", "github.", "gitlab.com", "huggingface.co")
+_ASCII_SPACE = frozenset(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")  # str.isspace() in ASCII = re's \s
+
+
+def _link_pieces(text: str) -> list[str]:
+    """The parts of `text` the link regex must scan, in order: the whitespace-free pieces holding a
+    needle (a match never spans whitespace, and its look-behind sees whitespace at a piece's start
+    as at a string's start). The regex is slow on long texts; most abstracts hold no link at all.
+    Non-ASCII text is scanned whole: the regex's case folding differs from str.lower there."""
+    if not text.isascii():
+        return [fix_broken_schemes(text)]
+    low = text.lower()
+    if "http" in low:
+        text = fix_broken_schemes(text)
+        low = text.lower()
+    spans = set()
+    n = len(low)
+    for needle in _LINK_NEEDLES:
+        i = low.find(needle)
+        while i >= 0:
+            start, end = i, i + len(needle)
+            while start > 0 and low[start - 1] not in _ASCII_SPACE:
+                start -= 1
+            while end < n and low[end] not in _ASCII_SPACE:
+                end += 1
+            spans.add((start, end))
+            i = low.find(needle, end)
+    return [text[a:b] for a, b in sorted(spans)]
 
 
 def classify_link(url: str) -> str:
@@ -67,15 +99,22 @@ def classify_link(url: str) -> str:
     return "other"
 
 
+# (pattern, replacement, a cheap test the text must pass for the pattern to match at all)
 _LATEX = [
-    (re.compile(r"\s*\\%"), "%"),
-    (re.compile(r"(\d)\s*%\s*sim\s*(\d)"), r"\1%–\2"),
-    (re.compile(r"\b([A-Za-z0-9])times\s*([A-Za-z0-9])\b"), r"\1×\2"),
-    (re.compile(r"(Figs?|Tab|Eq|Sec)\.~?\\?ref\{?[a-z]+:([\w-]+)\}?"), r"\1. \2"),
-    (re.compile(r"~"), " "),
-    (re.compile(r"``|''"), '"'),
-    (re.compile(r"\\(?:textbf|textit|emph)\{([^}]*)\}"), r"\1"),
+    (re.compile(r"\s*\\%"), "%", lambda t: "\\%" in t),
+    (re.compile(r"(\d)\s*%\s*sim\s*(\d)"), r"\1%–\2", lambda t: "%" in t and "sim" in t),
+    (re.compile(r"\b([A-Za-z0-9])times\s*([A-Za-z0-9])\b"), r"\1×\2", lambda t: "times" in t),
+    (
+        re.compile(r"(Figs?|Tab|Eq|Sec)\.~?\\?ref\{?[a-z]+:([\w-]+)\}?"),
+        r"\1. \2",
+        lambda t: "ref" in t and any(x in t for x in (".ref", ".~ref", ".\\ref", ".~\\ref")),
+    ),
+    (re.compile(r"~"), " ", lambda t: "~" in t),
+    (re.compile(r"``|''"), '"', lambda t: "``" in t or "''" in t),
+    (re.compile(r"\\(?:textbf|textit|emph)\{([^}]*)\}"), r"\1", lambda t: "\\" in t),
 ]
+_OURS = re.compile(r"\\ours\b")
+_MACRO = re.compile(r"\\([A-Za-z]+)\b")
 
 
 def short_name(title: str) -> str | None:
@@ -90,24 +129,30 @@ def short_name(title: str) -> str | None:
 def clean_abstract(text: str, title: str = "") -> str:
     """Undo the LaTeX residue that arXiv and listing pages leave (`60\\%`, ``x'', `\\ours`, ...)."""
     out = text
-    for pattern, repl in _LATEX:
-        out = pattern.sub(repl, out)
-    name = short_name(title) or "our method"
-    out = re.sub(r"\\ours\b", name, out)
-    out = re.sub(r"\\([A-Za-z]+)\b", r"\1", out)  # any other stray macro keeps its word
+    for pattern, repl, may_match in _LATEX:
+        if may_match(out):
+            out = pattern.sub(repl, out)
+    if "\\" in out:
+        name = short_name(title) or "our method"
+        out = _OURS.sub(name, out)
+        out = _MACRO.sub(r"\1", out)  # any other stray macro keeps its word
     return collapse_spaces(out)
 
 
 def collapse_spaces(text: str) -> str:
     """One space between words, no control characters, no leading or trailing space."""
-    text = "".join(ch if ch.isprintable() or ch in " \n\t" else " " for ch in text)
-    return re.sub(r"\s+", " ", text).strip()
+    if not text.isprintable():  # most text is: skip the per-character pass
+        text = "".join(ch if ch.isprintable() or ch in " \n\t" else " " for ch in text)
+    return " ".join(text.split())  # str.split and re's \s agree on what whitespace is
 
 
 def normalize_title(title: str) -> str:
     """The comparison form of a title: case, accents, punctuation and spacing folded away."""
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    if title.isascii():  # NFKD and combining marks only concern non-ASCII text
+        text = title.lower()
+    else:
+        text = unicodedata.normalize("NFKD", title)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     return " ".join(re.findall(r"[a-z0-9]+", text))
 
 

@@ -345,16 +345,34 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
         links.setdefault(old["id"], []).extend(new_links)
     result.new += sum(1 for s in status.values() if s == "new")
     result.updated += sum(1 for s in status.values() if s == "updated")
-    if batch:
-        db["papers"].upsert_all(list(batch.values()), pk="id")
+    _write_rows(db, [row for pid, row in batch.items() if status[pid] == "new"], insert=True)
+    _write_rows(db, [row for pid, row in batch.items() if status[pid] != "new"], insert=False)
     link_rows = [
-        {"paper_id": pid, "url": link["url"], "kind": link["kind"], "pos": pos}
+        (pid, link["url"], link["kind"], pos)
         for pid, items in links.items()
         for pos, link in enumerate(items)
     ]
     if link_rows:
-        db["links"].insert_all(link_rows, pk=("paper_id", "url"), ignore=True)
+        db.conn.executemany(
+            "insert or ignore into links (paper_id, url, kind, pos) values (?, ?, ?, ?)", link_rows
+        )
     return seq
+
+
+def _write_rows(db, rows: list[dict[str, Any]], insert: bool) -> None:
+    """Plain executemany inside the caller's transaction: new papers are inserted (their ids are
+    surely new: `_upsert_chunk` looked them up), changed ones updated in place (rowid kept)."""
+    by_cols: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_cols.setdefault(tuple(row), []).append(row)
+    for cols, group in by_cols.items():
+        if insert:
+            sql = f"insert into papers ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
+            db.conn.executemany(sql, [tuple(r.values()) for r in group])
+        else:
+            rest = [c for c in cols if c != "id"]
+            sql = f"update papers set {', '.join(c + ' = ?' for c in rest)} where id = ?"
+            db.conn.executemany(sql, [(*(r[c] for c in rest), r["id"]) for r in group])
 
 
 def _new_links(db, paper_id: str, incoming: list[dict[str, str]], pending: dict) -> list[dict]:
@@ -434,15 +452,16 @@ def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None
 
 
 def iter_for_index(
-    db: sqlite_utils.Database, after_seq: int = 0
+    db: sqlite_utils.Database | sqlite3.Connection, after_seq: int = 0, until_seq: int | None = None
 ) -> Iterator[tuple[str, int, str, str, str]]:
-    """(id, seq, title, abstract, link urls) of papers changed after `after_seq`, in seq order."""
+    """(id, seq, title, abstract, link urls) of papers changed after `after_seq` (up to `until_seq`
+    included, when given), in seq order."""
     sql = (
         "select p.id, p.seq, p.title, p.abstract, "
         "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
-        "from papers p where p.seq > ? order by p.seq"
+        "from papers p where p.seq > ? and p.seq <= ? order by p.seq"
     )
-    for row in db.execute(sql, [after_seq]):
+    for row in db.execute(sql, [after_seq, until_seq if until_seq is not None else 2**62]):
         abstract = row[3]
         extra = " ".join(u for u in (row[4] or "").split() if u not in abstract)
         yield row[0], row[1], row[2], abstract, extra

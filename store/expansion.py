@@ -104,6 +104,7 @@ class Vocabulary:
         self.groups: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
         self.weight: dict[tuple[tuple[str, ...], tuple[str, ...]], float] = {}
         self.words: dict[tuple[str, ...], int] = {}  # words a phrase spans ("self-supervised": 1)
+        self._by_first: dict[str, list[tuple[str, ...]]] | None = None  # phrases by first token
 
     def add_group(self, phrases: Iterable[tuple[str, ...] | str], weight: float) -> None:
         """Phrases as text (tokenized here) or as token tuples; all of a group are equivalent."""
@@ -117,6 +118,7 @@ class Vocabulary:
                 key = tuple(phrase)
             tokens.append(key)
         phrases = [p for p in dict.fromkeys(tokens) if p]
+        self._by_first = None
         for p in phrases:
             for q in phrases:
                 if p != q:
@@ -130,9 +132,12 @@ class Vocabulary:
     def matches(self, terms: list[str]) -> list[tuple[int, tuple[str, ...]]]:
         """(start, phrase) of every vocabulary phrase found contiguously in `terms`."""
         out = []
-        by_first: dict[str, list[tuple[str, ...]]] = {}
-        for phrase in self.groups:
-            by_first.setdefault(phrase[0], []).append(phrase)
+        by_first = self._by_first
+        if by_first is None:
+            by_first = {}
+            for phrase in self.groups:
+                by_first.setdefault(phrase[0], []).append(phrase)
+            self._by_first = by_first
         for i, term in enumerate(terms):
             for phrase in by_first.get(term, ()):
                 if tuple(terms[i : i + len(phrase)]) == phrase:
@@ -215,10 +220,29 @@ def _definitions(texts: Iterable[str]):
 def acronym_vocabulary(texts: Iterable[str], weight: float = ACRONYM_WEIGHT) -> Vocabulary:
     """Mined acronyms as equivalence groups (acronym | long form)."""
     vocab = Vocabulary()
-    for short, form, words in _definitions(texts):
+    add_definitions(vocab, _definitions(texts), weight)
+    return vocab
+
+
+def add_definitions(vocab: Vocabulary, definitions: Iterable, weight: float = ACRONYM_WEIGHT) -> None:
+    """Add (acronym tokens, long form tokens, words) definitions to an acronym vocabulary."""
+    for short, form, words in definitions:
         vocab.add_group([short, form], weight)
         vocab.words[form] = min(vocab.words.get(form, 99), words)
-    return vocab
+
+
+def definitions_in(text: str) -> list[str]:
+    """The acronym definitions of one text as lines "acronym tokens<TAB>long form tokens<TAB>words"
+    (what the index keeps per paper, so the collection is never re-scanned; see `parse_definition`)."""
+    if "(" not in text:
+        return []
+    return [f"{' '.join(s)}\t{' '.join(f)}\t{w}" for s, f, w in _definitions([text])]
+
+
+def parse_definition(line: str) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """A `definitions_in` line back as (acronym tokens, long form tokens, words)."""
+    short, form, words = line.split("\t")
+    return tuple(short.split(" ")), tuple(form.split(" ")), int(words)
 
 
 # ---------------------------------------------------------------- expansion

@@ -24,28 +24,35 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import shutil
+import sqlite3
 import threading
 import uuid
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from store.expansion import definitions_in
 from store.text import TOKENIZER_VERSION, tokenize
 
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
 TITLE_WEIGHT = 3  # a title counts as this many copies of itself in the document's token list
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: acronym definitions kept with the index
 MERGE_SEGMENTS = 8
 SYNC_BATCH = 200_000  # papers per segment while (re)building; the segments are merged at the end
 SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
+POOL_MIN = 50_000  # papers to index at once before tokenizing in a pool of processes (one per core)
+POOL_CHUNK = 10_000  # papers per task of that pool
+THETA_SAMPLE = 32  # with 4k, the best candidates scored exactly to set the top-k threshold
 SLACK = 1e-9  # relative safety margin on bounds and thresholds (float rounding is ~1e-16)
 _PARTS = ("offsets", "docs", "tfs", "maxc")
 
@@ -53,6 +60,72 @@ _PARTS = ("offsets", "docs", "tfs", "maxc")
 def document_tokens(title: str, abstract: str, link_text: str = "") -> list[str]:
     """The token list BM25 sees for a paper: the title weighed in by repetition, then the abstract."""
     return tokenize(title) * TITLE_WEIGHT + tokenize(abstract) + tokenize(link_text)
+
+
+class Counted(NamedTuple):
+    """A document's token list, counted: distinct terms in order of first occurrence, their
+    counts, and the list's length (what `Index.add` makes of the list itself)."""
+
+    terms: list[str]
+    counts: list[int]
+    length: int
+
+
+def count_document(title: str, abstract: str, link_text: str = "") -> Counted:
+    """`document_tokens` counted, as `Index.add` counts a token list."""
+    counts = Counter(document_tokens(title, abstract, link_text))
+    return Counted(list(counts), list(counts.values()), sum(counts.values()))
+
+
+class _Documents:
+    """Documents being counted for a segment: term numbers from `vocab` (new terms appended to it and
+    to `terms` in order of first occurrence), tfs, distinct terms and length per document."""
+
+    def __init__(self, vocab: dict[str, int], terms: list[str]) -> None:
+        self.vocab, self.terms = vocab, terms
+        self.paper_ids: list[str] = []
+        self.tids = array("q")
+        self.tfs = array("q")
+        self.distinct = array("q")
+        self.lengths = array("d")
+
+    def add(self, paper_id: str, tokens: list[str] | Counted) -> None:
+        vocab = self.vocab
+        self.paper_ids.append(paper_id)
+        if type(tokens) is Counted:
+            keys, values, length = tokens
+        else:
+            counts = Counter(tokens)
+            keys, values, length = list(counts), counts.values(), len(tokens)
+        ids = list(map(vocab.get, keys))
+        if None in ids:
+            for i, term in enumerate(keys):
+                if ids[i] is None:
+                    ids[i] = vocab.get(term)
+                    if ids[i] is None:
+                        ids[i] = vocab[term] = len(self.terms)
+                        self.terms.append(term)
+        self.tids.extend(ids)
+        self.tfs.extend(values)
+        self.distinct.append(len(keys))
+        self.lengths.append(length)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64)
+                     for a in (self.tids, self.tfs, self.distinct, self.lengths))
+
+
+class Analysed(NamedTuple):
+    """Documents counted by a worker process, with term numbers of its own (`terms`)."""
+
+    paper_ids: list[str]
+    last_seq: int
+    terms: list[str]
+    tids: np.ndarray
+    tfs: np.ndarray
+    distinct: np.ndarray
+    lengths: np.ndarray
+    acronyms: list[str]
 
 
 @dataclass
@@ -145,7 +218,12 @@ class Index:
         self._live = 0
         self._scratch: np.ndarray | None = None
         self._scratch_lock = threading.Lock()
+        self._tf_scratch: np.ndarray | None = None  # tf by document, all 0 between uses (`_lookup`)
+        self._tf_lock = threading.Lock()
         self._saved: dict | None = None  # what the folder's append-only files hold (see `save`)
+        # Acronym definitions stated in the indexed papers ("short\tlong form\twords" token lines),
+        # mined as papers are indexed so query expansion never scans the collection (append-only).
+        self.acronyms: list[str] = []
 
     # ------------------------------------------------------------ statistics
 
@@ -192,49 +270,64 @@ class Index:
 
     # ------------------------------------------------------------ changes
 
-    def add(self, papers: Iterable[tuple[str, list[str]]]) -> int:
-        """Add (paper_id, tokens) pairs as one new segment; a known id is retired and re-added."""
-        vocab, terms = self.vocab, self._terms
-        get = vocab.get
+    def add(self, papers: Iterable[tuple[str, list[str] | Counted]]) -> int:
+        """Add (paper_id, tokens) pairs as one new segment; a known id is retired and re-added.
+        `tokens` is the document's token list, or the same already counted (`Counted`)."""
+        docs = _Documents(self.vocab, self._terms)
+        for paper_id, tokens in papers:
+            docs.add(paper_id, tokens)
+        return self._add_documents(docs.paper_ids, *docs.arrays())
+
+    def add_analysed(self, parts: list[Analysed]) -> int:
+        """Add documents counted elsewhere (`_analyse_range`, in a worker process, with its own term
+        numbers) as one new segment: exactly what `add` of the same documents in order does."""
+        paper_ids: list[str] = []
+        tids, tfs, distinct, lengths = [], [], [], []
+        for part in parts:
+            ids = list(map(self.vocab.get, part.terms))
+            if None in ids:  # new terms numbered in order of first occurrence, as `add` numbers them
+                for i, term in enumerate(part.terms):
+                    if ids[i] is None:
+                        ids[i] = self.vocab[term] = len(self._terms)
+                        self._terms.append(term)
+            tids.append(np.asarray(ids, dtype=np.int64)[part.tids])
+            paper_ids += part.paper_ids
+            tfs.append(part.tfs)
+            distinct.append(part.distinct)
+            lengths.append(part.lengths)
+        if not paper_ids:
+            return 0
+        return self._add_documents(
+            paper_ids, *(np.concatenate(x) for x in (tids, tfs, distinct, lengths))
+        )
+
+    def _add_documents(self, paper_ids: list[str], t: np.ndarray, tfs: np.ndarray,
+                       distinct: np.ndarray, lengths: np.ndarray) -> int:
+        """The new segment of documents `paper_ids`: (term id, tf) pairs per document, in order
+        (`distinct` of them each), and their lengths."""
+        vocab = self.vocab
         first = len(self.doc_ids)
-        tids = array("q")
-        tfs = array("q")
-        distinct = array("q")
-        lengths = array("d")
         retire: list[int] = []  # documents of earlier segments replaced by this batch
         replaced: list[int] = []  # documents of this batch replaced again within it
-        for paper_id, tokens in papers:
-            old = self.doc_of.get(paper_id)
+        doc_of = self.doc_of
+        for paper_id in paper_ids:
+            old = doc_of.get(paper_id)
             if old is not None:
                 (replaced if old >= first else retire).append(old)
-            self.doc_of[paper_id] = len(self.doc_ids)
+            doc_of[paper_id] = len(self.doc_ids)
             self.doc_ids.append(paper_id)
-            counts = Counter(tokens)
-            ids = list(map(get, counts))
-            if None in ids:
-                for i, term in enumerate(counts):
-                    if ids[i] is None:
-                        ids[i] = vocab.get(term)
-                        if ids[i] is None:
-                            ids[i] = vocab[term] = len(terms)
-                            terms.append(term)
-            tids.extend(ids)
-            tfs.extend(counts.values())
-            distinct.append(len(counts))
-            lengths.append(len(tokens))
         added = len(self.doc_ids) - first
         if not added:
             return 0
         if retire:
             self._retire(retire)
-        self.doc_len = np.concatenate([self.doc_len, np.frombuffer(lengths, dtype=np.float64)])
+        self.doc_len = np.concatenate([self.doc_len, lengths.astype(np.float64)])
         alive = np.ones(added, dtype=bool)
         alive[np.asarray(replaced, dtype=np.int64) - first] = False
         self.alive = np.concatenate([self.alive, alive])
         self._live += int(alive.sum())
-        t = np.frombuffer(tids, dtype=np.int64)
-        f = np.minimum(np.frombuffer(tfs, dtype=np.int64), 65535)
-        d = np.repeat(np.arange(first, first + added, dtype=np.int64), np.frombuffer(distinct, dtype=np.int64))
+        f = np.minimum(tfs.astype(np.int64), 65535)
+        d = np.repeat(np.arange(first, first + added, dtype=np.int64), distinct.astype(np.int64))
         if replaced:
             keep = self.alive[d]
             t, d, f = t[keep], d[keep], f[keep]
@@ -377,6 +470,16 @@ class Index:
             docs = self._top_k(weights, k, excluded)
         return [(self.doc_ids[d], s) for d, s in docs]
 
+    def scores_of(self, weights: dict[str, float], paper_ids: Iterable[str]) -> dict[str, float]:
+        """`search_weighted`'s scores of just these papers (live ones; unknown ids left out), from
+        their postings by binary search: the cost follows the papers asked about, not the collection."""
+        docs = {self.doc_of[p] for p in paper_ids if p in self.doc_of}
+        cands = np.asarray(sorted(d for d in docs if self.alive[d]), dtype=np.int64)
+        if not len(cands):
+            return {}
+        scores = self._exact(self.weighted(weights), cands)
+        return {self.doc_ids[d]: s for d, s in zip(cands.tolist(), scores.tolist(), strict=True)}
+
     def search_dense(self, tokens: list[str], k: int = 10, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """`search` by scoring every document: the reference the pruned search must equal."""
         return self._search(self.query_weights(tokens), k, exclude, dense=True)
@@ -410,6 +513,17 @@ class Index:
         for seg, docs, tfs in self._postings(tid):
             i0, i1 = np.searchsorted(cands, [seg.lo, seg.hi])
             if i0 == i1:
+                continue
+            if (i1 - i0) * 16 >= len(docs):
+                # Many candidates: scatter the postings' tfs, gather the candidates' (one pass over
+                # each instead of a binary search per candidate).
+                with self._tf_lock:
+                    tf_of = self._tf_scratch
+                    if tf_of is None or len(tf_of) < len(self.doc_ids):
+                        tf_of = self._tf_scratch = np.zeros(len(self.doc_ids), dtype=np.uint16)
+                    tf_of[docs] = tfs
+                    out[i0:i1] = tf_of[cands[i0:i1]]
+                    tf_of[docs] = 0
                 continue
             sub = cands[i0:i1].astype(docs.dtype)
             pos = np.searchsorted(docs, sub)
@@ -481,7 +595,7 @@ class Index:
         cands, partial = cands[ok], partial[ok]
         theta = 0.0
         if len(seed) < len(weights) and len(cands) >= k:
-            m = min(len(cands), 4 * k + 32)
+            m = min(len(cands), THETA_SAMPLE + 4 * k)
             top = np.sort(cands[np.argpartition(-partial, m - 1)[:m]]) if len(cands) > m else cands
             exact = self._exact(weights, top)
             exact = exact[exact > 0]
@@ -502,7 +616,18 @@ class Index:
             ok = usable(cands)
             cands, partial = cands[ok], partial[ok]
 
-        # 3. Look up the non-essential terms for the candidates that can still reach the threshold.
+        # 3. A better threshold from the candidates' essential partial sums: the exact scores of the
+        # best of them (real, live documents: the k-th best is still a lower bound of the k-th).
+        m = THETA_SAMPLE + 4 * k
+        if len(cands) > m:
+            top = np.sort(cands[np.argpartition(-partial, m - 1)[:m]])
+            exact = self._exact(weights, top)
+            exact = exact[exact > 0]
+            if len(exact) >= k:
+                theta = max(theta, float(np.partition(exact, len(exact) - k)[len(exact) - k]))
+                floor = theta * (1 - SLACK)
+
+        # 4. Look up the non-essential terms for the candidates that can still reach the threshold.
         if theta > 0:
             norm = self.stats()[2]
             rest = acc
@@ -516,7 +641,7 @@ class Index:
                 keep = partial + rest >= floor
                 cands, partial = cands[keep], partial[keep]
 
-        # 4. The survivors, scored exactly as the dense path scores them.
+        # 5. The survivors, scored exactly as the dense path scores them.
         scores = self._exact(weights, cands)
         hits = scores > 0
         return _best(cands[hits], scores[hits], k)
@@ -560,6 +685,7 @@ class Index:
         saved = self._saved if self._saved and self._saved.get("folder") == str(folder) else None
         ids_bytes = _append_lines(folder / "ids.txt", saved, "ids", self.doc_ids, _id_line)
         terms_bytes = _append_lines(folder / "terms.txt", saved, "terms", self._terms, str)
+        acronym_bytes = _append_lines(folder / "acronyms.txt", saved, "acronyms", self.acronyms, str)
         meta = {
             "format": INDEX_FORMAT,
             "tokenizer": TOKENIZER_VERSION,
@@ -570,13 +696,16 @@ class Index:
             "terms": len(self._terms),
             "ids_bytes": ids_bytes,
             "terms_bytes": terms_bytes,
+            "acronyms": len(self.acronyms),
+            "acronyms_bytes": acronym_bytes,
             "segments": [
                 {"name": s.name, "lo": s.lo, "hi": s.hi, "avgdl": s.avgdl} for s in self.segments
             ],
         }
         _write_text(folder / "meta.json", json.dumps(meta))
         self._saved = {"folder": str(folder), "ids": (len(self.doc_ids), ids_bytes),
-                       "terms": (len(self._terms), terms_bytes)}
+                       "terms": (len(self._terms), terms_bytes),
+                       "acronyms": (len(self.acronyms), acronym_bytes)}
         keep = {f"seg-{s.name}-{p}.npy" for s in self.segments for p in _PARTS}
         for path in folder.glob("seg-*.npy"):
             if path.name not in keep:
@@ -597,17 +726,21 @@ class Index:
             ids = _read_lines(folder / "ids.txt", meta["ids_bytes"])
             index.doc_ids = [json.loads(x) if x[:1] == '"' else x for x in ids]
             index.doc_of = dict(zip(index.doc_ids, range(len(index.doc_ids)), strict=True))
+            index.acronyms = _read_lines(folder / "acronyms.txt", meta["acronyms_bytes"])
             index.df = np.array(np.load(folder / "df.npy"))
             index.doc_len = np.load(folder / "doc_len.npy")
             index.alive = np.array(np.load(folder / "alive.npy"))
             for s in meta["segments"]:
-                parts = [np.load(folder / f"seg-{s['name']}-{p}.npy", mmap_mode="r") for p in _PARTS]
+                # Plain arrays over the mapping: np.memmap's Python-level indexing costs µs a call.
+                parts = [np.load(folder / f"seg-{s['name']}-{p}.npy", mmap_mode="r").view(np.ndarray)
+                         for p in _PARTS]
                 index.segments.append(Segment(*parts, lo=s["lo"], hi=s["hi"], avgdl=s["avgdl"], name=s["name"]))
             index.covered_seq = meta["covered_seq"]
             index.db_uuid = meta.get("db_uuid", "")
             consistent = (
                 len(index._terms) == meta["terms"] == len(index.df) == len(index.vocab)
                 and len(index.doc_ids) == meta["docs"] == len(index.doc_len) == len(index.alive)
+                and len(index.acronyms) == meta["acronyms"]
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -616,7 +749,8 @@ class Index:
         # doc_of keeps an id's last number: a re-added paper's older numbers are retired.
         index._live = int(index.alive.sum())
         index._saved = {"folder": str(folder), "ids": (meta["docs"], meta["ids_bytes"]),
-                        "terms": (meta["terms"], meta["terms_bytes"])}
+                        "terms": (meta["terms"], meta["terms_bytes"]),
+                        "acronyms": (meta["acronyms"], meta["acronyms_bytes"])}
         return index
 
 
@@ -710,21 +844,33 @@ def sync_index(db, db_path: Path | str | None, index: Index | None = None) -> In
         index.db_uuid = db_uuid
         if folder is not None and folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
-    rows = store_db.iter_for_index(db, index.covered_seq)
+    processes = min(os.cpu_count() or 1, 4)
+    pending = db.execute("select count(*) from papers where seq > ?", [index.covered_seq]).fetchone()[0]
     batches = 0
-    while True:
-        batch: list[tuple[str, list[str]]] = []
-        for paper_id, seq, title, abstract, links in rows:
-            batch.append((paper_id, document_tokens(title, abstract, links)))
-            index.covered_seq = max(index.covered_seq, seq)
-            if len(batch) >= SYNC_BATCH:
+    if pending >= POOL_MIN and processes > 1 and db_path and Path(db_path).exists():
+        for parts in _analysed_in_pool(db, Path(db_path), index.covered_seq, processes):
+            index.add_analysed(parts)
+            for part in parts:
+                index.acronyms.extend(part.acronyms)
+                index.covered_seq = max(index.covered_seq, part.last_seq)
+            batches += 1
+    else:
+        rows = store_db.iter_for_index(db, index.covered_seq)
+        while True:
+            batch: list[tuple[str, Counted]] = []
+            for paper_id, seq, title, abstract, links in rows:
+                batch.append((paper_id, count_document(title, abstract, links)))
+                if "(" in abstract or "(" in title:
+                    index.acronyms.extend(definitions_in(f"{title}. {abstract}"))
+                index.covered_seq = max(index.covered_seq, seq)
+                if len(batch) >= SYNC_BATCH:
+                    break
+            if not batch:
                 break
-        if not batch:
-            break
-        index.add(batch)
-        batches += 1
-        if len(batch) < SYNC_BATCH:
-            break
+            index.add(batch)
+            batches += 1
+            if len(batch) < SYNC_BATCH:
+                break
     if batches > 1:
         index.merge()  # a bulk load: one segment for the queries
     if batches and folder is not None:
@@ -732,3 +878,58 @@ def sync_index(db, db_path: Path | str | None, index: Index | None = None) -> In
         with contextlib.suppress(OSError):
             index.save(folder)
     return index
+
+
+def _analyse_range(db_path: str, after: int, until: int) -> Analysed:
+    """Count the documents of papers with after < seq <= until, reading them with a connection of
+    its own (run in a worker process: tokenizing is most of the cost of indexing)."""
+    from store import db as store_db
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        docs = _Documents({}, [])
+        acronyms: list[str] = []
+        last = after
+        for paper_id, seq, title, abstract, links in store_db.iter_for_index(conn, after, until):
+            docs.add(paper_id, count_document(title, abstract, links))
+            if "(" in abstract or "(" in title:
+                acronyms.extend(definitions_in(f"{title}. {abstract}"))
+            last = max(last, seq)
+    finally:
+        conn.close()
+    tids, tfs, distinct, lengths = docs.arrays()
+    return Analysed(docs.paper_ids, last, docs.terms, tids.astype(np.int32), tfs.astype(np.int32),
+                    distinct.astype(np.int32), lengths, acronyms)
+
+
+def _analysed_in_pool(db, db_path: Path, after: int, processes: int):
+    """Lists of `Analysed` parts (about SYNC_BATCH papers each, in seq order) for the papers changed
+    after `after`, counted by a pool of processes; a few ranges in flight, so memory stays bounded."""
+    seqs = [r[0] for r in db.execute("select seq from papers where seq > ? order by seq", [after])]
+    bounds = [after] + seqs[POOL_CHUNK - 1 :: POOL_CHUNK]
+    if bounds[-1] != seqs[-1]:
+        bounds.append(seqs[-1])
+    del seqs
+    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    method = "fork" if threading.active_count() == 1 else "spawn"  # never fork a threaded process
+    with multiprocessing.get_context(method).Pool(processes) as pool:
+        flight: deque = deque()
+        batch: list[Analysed] = []
+        size = 0
+        todo = iter(ranges)
+        for lo, hi in todo:
+            flight.append(pool.apply_async(_analyse_range, (str(db_path), lo, hi)))
+            if len(flight) >= 2 * processes:
+                break
+        while flight:
+            part = flight.popleft().get()
+            for lo, hi in todo:
+                flight.append(pool.apply_async(_analyse_range, (str(db_path), lo, hi)))
+                break
+            batch.append(part)
+            size += len(part.paper_ids)
+            if size >= SYNC_BATCH:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch

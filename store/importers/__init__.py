@@ -6,7 +6,12 @@ so a broken file is refused whole before anything is written.
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing
+import os
+import threading
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,9 +101,41 @@ def iter_file(path: str | Path) -> Iterator[Record]:
     return iter(parse_text(read_file(path)))
 
 
+POOL_BYTES = 16 * 1024 * 1024  # JSON Lines files this big are parsed by a pool of processes
+POOL_LINES = 2_000  # lines per task of that pool
+
+
 def _stream_jsonl(path: Path) -> Iterator[Record]:
     try:
         with path.open(encoding="utf-8") as handle:
-            yield from jsonl.iter_records(handle)
+            processes = min(os.cpu_count() or 1, 4)
+            if processes > 1 and path.stat().st_size >= POOL_BYTES:
+                yield from _parsed_in_pool(handle, processes)
+            else:
+                yield from jsonl.iter_records(handle)
     except UnicodeDecodeError:
         raise FormatError("not UTF-8 text") from None
+
+
+def _parse_lines(first_no: int, lines: list[str]) -> list[Record]:
+    """`jsonl.iter_records` of lines numbered from `first_no` (a task of the pool)."""
+    return list(jsonl.iter_records(lines, first_no))
+
+
+def _parsed_in_pool(lines: Iterator[str], processes: int) -> Iterator[Record]:
+    """`jsonl.iter_records(lines)` with the parsing (json, cleaning, links) done by a pool of
+    processes: records in order, the first bad line's error raised after the records before it,
+    a few chunks in flight so memory stays bounded."""
+    method = "fork" if threading.active_count() == 1 else "spawn"  # never fork a threaded process
+    with multiprocessing.get_context(method).Pool(processes) as pool:
+        flight: deque = deque()
+        no = 1
+        while True:
+            chunk = list(itertools.islice(lines, POOL_LINES))
+            if chunk:
+                flight.append(pool.apply_async(_parse_lines, (no, chunk)))
+                no += len(chunk)
+            if flight and (not chunk or len(flight) > 2 * processes):
+                yield from flight.popleft().get()
+            elif not chunk:
+                return

@@ -14,9 +14,10 @@ def parse(text: str) -> list[Record]:
     return list(iter_records(text.splitlines()))
 
 
-def iter_records(lines: Iterable[str]) -> Iterator[Record]:
-    """Records from lines as they are read, so a million-paper export never sits in memory whole."""
-    for no, line in enumerate(lines, 1):
+def iter_records(lines: Iterable[str], first_no: int = 1) -> Iterator[Record]:
+    """Records from lines as they are read, so a million-paper export never sits in memory whole.
+    `first_no` is the number of the first line (for error messages)."""
+    for no, line in enumerate(lines, first_no):
         if not line.strip():
             continue
         try:
