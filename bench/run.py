@@ -3,7 +3,9 @@
 
     .venv/bin/python -m bench.run --sizes 10000 100000 1000000 --out bench/out/results.jsonl
 
-Prints one JSON line per size (and appends it to --out). Phases, all through the real code paths:
+Prints one JSON line per size (and appends it to --out). `--phases serve --keep` re-measures a kept
+bench/out/work-N, never deleted (its index rebuilt first if its format is stale: that shows in startup_s).
+Phases, all through the real code paths:
   import  upsert_papers(iter_file(jsonl)) per file, then sync_index, as `paperbot import` does
           (parse = time waiting for the next record, upsert = the rest)
   serve   open_db + Answers(db, path) (bot start-up), then `Answers.ask` over varied questions,
@@ -271,6 +273,9 @@ def run_size(args, size: int) -> dict:
     if not args.semantic:
         env["PAPERBOT_SEMANTIC"] = "off"  # the embedding stage is its own benchmark; this one is BM25
     phases = ["generate", "import", "serve", "add"] + (["okapi"] if size <= args.okapi_max else [])
+    if args.phases:
+        phases = [p for p in phases if p in args.phases]
+        row["phases"] = phases
     for phase in phases:
         cmd = [sys.executable, "-m", "bench.run", "--phase", phase, "--size", str(size), "--data", str(data),
                "--work", str(work), "--queries", str(args.queries), "--okapi-queries", str(args.okapi_queries),
@@ -301,6 +306,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--semantic", action="store_true", help="leave the optional embedding stage on")
     parser.add_argument("--keep", action="store_true", help="keep the databases (bench/out/work-N)")
+    parser.add_argument("--phases", nargs="+", choices=list(PHASES),
+                        help="run only these phases (e.g. serve against a kept work-N, which is then kept)")
     # one phase in this process (used by the driver)
     parser.add_argument("--phase", choices=PHASES)
     parser.add_argument("--size", type=int)
@@ -318,7 +325,7 @@ def main() -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             with open(args.out, "a") as fh:
                 fh.write(line + "\n")
-        if not args.keep:
+        if not args.keep and not args.phases:  # a partial run measures a kept work dir: keep it
             shutil.rmtree(args.work_root / f"work-{size}", ignore_errors=True)
 
 

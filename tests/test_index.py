@@ -371,3 +371,56 @@ def test_scores_of_given_papers_equal_the_weighted_search(synthetic):
         for pid, score in top:
             assert abs(got[pid] - score) <= 1e-9
         assert "unknown" not in got
+
+
+def test_impact_ordered_common_terms_equal_dense(monkeypatch):
+    """Queries of common words take the impact-ordered path (every term "common" here); it returns
+    exactly the dense top k, also after later, longer papers raised avgdl above the first segments'."""
+    from bench import synth
+
+    monkeypatch.setattr(index_mod, "IMPACT_MIN", 64)
+    monkeypatch.setattr(index_mod, "IMPACT_QUERY_MIN", 0)
+    monkeypatch.setattr(index_mod, "SEED_POSTINGS", 500)  # common terms seed from impact lists too
+    model = synth.Model(seed=5, size=6_000)
+    papers = synth.papers(model, 0, 6_000, seed=5)
+    docs = [(p["id"], document_tokens(p["title"], p["abstract"])) for p in papers]
+    index = Index()
+    for start in range(0, 4_000, 2_000):
+        index.add(docs[start : start + 2_000])
+    # Longer documents later: avgdl grows, so the first segments' contributions grow too.
+    index.add([(pid, tokens * 3) for pid, tokens in docs[4_000:]])
+    index.add([(docs[7][0], docs[9][1])])  # a replaced paper: retired in the first segment
+    assert index.stats()[1] > max(s.avgdl for s in index.segments[:2])
+    assert any(len(s.imp_terms) for s in index.segments)
+    corpus = [t for _, t in docs]
+    rng = random.Random(6)
+    common = [t for t, _ in sorted(index.vocab.items(), key=lambda kv: -index.df[kv[1]])[:40]]
+    queries = [rng.sample(common, rng.randint(2, 10)) for _ in range(80)]
+    queries += [q + rng.sample(common, 3) for q in sample_queries(corpus, 40, rng)]
+    calls = {"_top_k_impact": 0, "_impact_theta": 0}
+
+    def counting(name):
+        method = getattr(index, name)
+
+        def counted(*args):
+            calls[name] += 1
+            return method(*args)
+
+        return counted
+
+    for name in calls:
+        setattr(index, name, counting(name))
+    for q in queries:
+        for k in (1, 10, 30):
+            assert index.search(q, k) == index.search_dense(q, k)
+        exclude = {rng.choice(docs)[0], docs[0][0]}
+        assert index.search(q, 10, exclude=exclude) == index.search_dense(q, 10, exclude=exclude)
+    assert calls["_top_k_impact"] > len(queries) and calls["_impact_theta"] > calls["_top_k_impact"]
+    live = [t for _, t in docs[:4_000]] + [t * 3 for _, t in docs[4_000:]]
+    live[7] = docs[9][1]
+    okapi = BM25Okapi(live)
+    position = {pid: i for i, (pid, _) in enumerate(docs)}
+    for q in queries[:8]:
+        scores = okapi.get_scores(q)
+        for pid, score in index.search(q, 10):
+            assert abs(scores[position[pid]] - score) <= 1e-9
