@@ -47,6 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from store.expansion import definitions_in
+from store.files import save_array, write_text
 from store.text import TOKENIZER_VERSION, tokenize
 
 K1 = 1.5
@@ -123,8 +124,10 @@ class _Documents:
         self.lengths.append(length)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return tuple(np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64)
-                     for a in (self.tids, self.tfs, self.distinct, self.lengths))
+        return tuple(
+            np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64)
+            for a in (self.tids, self.tfs, self.distinct, self.lengths)
+        )
 
 
 class Analysed(NamedTuple):
@@ -177,8 +180,16 @@ class Segment:
         return int(self.offsets[tid + 1] - self.offsets[tid])
 
     @staticmethod
-    def build(tids: np.ndarray, docs: np.ndarray, tfs: np.ndarray, n_terms: int, lo: int, hi: int,
-              norm: np.ndarray, avgdl: float) -> Segment:
+    def build(
+        tids: np.ndarray,
+        docs: np.ndarray,
+        tfs: np.ndarray,
+        n_terms: int,
+        lo: int,
+        hi: int,
+        norm: np.ndarray,
+        avgdl: float,
+    ) -> Segment:
         """From one (term, doc, tf) triple per distinct term of each document, docs ascending."""
         doc_bits = max(int(hi - lo).bit_length(), 1)
         tf_bits = max(int(tfs.max()).bit_length(), 1) if len(tfs) else 1
@@ -199,8 +210,16 @@ class Segment:
         np.cumsum(np.bincount(tids, minlength=n_terms), out=offsets[1:])
         docs = docs.astype(np.int32)
         tfs = tfs.astype(np.uint16)
-        return Segment(offsets, docs, tfs, _max_contrib(offsets, docs, tfs, norm),
-                       *_impacts(offsets, docs, tfs, norm), lo, hi, avgdl)
+        return Segment(
+            offsets,
+            docs,
+            tfs,
+            _max_contrib(offsets, docs, tfs, norm),
+            *_impacts(offsets, docs, tfs, norm),
+            lo,
+            hi,
+            avgdl,
+        )
 
     def impact(self, tid: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(docs, -contribution rounded up) of a common term, highest contribution first; None
@@ -229,7 +248,9 @@ def _impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.nd
             total += int(lens_all[j])
             j += 1
         lens = lens_all[i:j]
-        idx = np.repeat(offsets[terms[i:j]] - (np.cumsum(lens) - lens), lens) + np.arange(total, dtype=np.int64)
+        idx = np.repeat(offsets[terms[i:j]] - (np.cumsum(lens) - lens), lens) + np.arange(
+            total, dtype=np.int64
+        )
         d = docs[idx]
         tf = tfs[idx].astype(np.float64)
         contrib = tf * (K1 + 1) / (tf + norm[d])
@@ -245,7 +266,9 @@ def _impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.nd
     return terms, imp_offsets, imp_docs, imp_negc
 
 
-def _max_contrib(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.ndarray) -> np.ndarray:
+def _max_contrib(
+    offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.ndarray
+) -> np.ndarray:
     """Per term, max over its postings of tf*(k1+1)/(tf+norm[doc])."""
     out = np.zeros(len(offsets) - 1)
     if len(docs):
@@ -279,7 +302,9 @@ class Index:
         self._live = 0
         self._scratch: np.ndarray | None = None
         self._scratch_lock = threading.Lock()
-        self._mask: np.ndarray | None = None  # documents seen, all False between uses (`_top_k_impact`)
+        self._mask: np.ndarray | None = (
+            None  # documents seen, all False between uses (`_top_k_impact`)
+        )
         self._tf_scratch: np.ndarray | None = None  # tf by document, all 0 between uses (`_lookup`)
         self._tf_lock = threading.Lock()
         self._saved: dict | None = None  # what the folder's append-only files hold (see `save`)
@@ -347,7 +372,9 @@ class Index:
         tids, tfs, distinct, lengths = [], [], [], []
         for part in parts:
             ids = list(map(self.vocab.get, part.terms))
-            if None in ids:  # new terms numbered in order of first occurrence, as `add` numbers them
+            if (
+                None in ids
+            ):  # new terms numbered in order of first occurrence, as `add` numbers them
                 for i, term in enumerate(part.terms):
                     if ids[i] is None:
                         ids[i] = self.vocab[term] = len(self._terms)
@@ -363,8 +390,14 @@ class Index:
             paper_ids, *(np.concatenate(x) for x in (tids, tfs, distinct, lengths))
         )
 
-    def _add_documents(self, paper_ids: list[str], t: np.ndarray, tfs: np.ndarray,
-                       distinct: np.ndarray, lengths: np.ndarray) -> int:
+    def _add_documents(
+        self,
+        paper_ids: list[str],
+        t: np.ndarray,
+        tfs: np.ndarray,
+        distinct: np.ndarray,
+        lengths: np.ndarray,
+    ) -> int:
         """The new segment of documents `paper_ids`: (term id, tf) pairs per document, in order
         (`distinct` of them each), and their lengths."""
         vocab = self.vocab
@@ -466,8 +499,16 @@ class Index:
             docs, tfs = docs[keep], tfs[keep]
             offsets[1:] = np.cumsum(np.bincount(tid, minlength=n_terms))
         avgdl, norm = self._lengths()
-        return Segment(offsets, docs, tfs, _max_contrib(offsets, docs, tfs, norm),
-                       *_impacts(offsets, docs, tfs, norm), lo, hi, avgdl)
+        return Segment(
+            offsets,
+            docs,
+            tfs,
+            _max_contrib(offsets, docs, tfs, norm),
+            *_impacts(offsets, docs, tfs, norm),
+            lo,
+            hi,
+            avgdl,
+        )
 
     # ------------------------------------------------------------ queries
 
@@ -507,7 +548,9 @@ class Index:
         out[~self.alive] = 0.0
         return out
 
-    def search(self, tokens: list[str], k: int = 10, exclude: set[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self, tokens: list[str], k: int = 10, exclude: set[str] | None = None
+    ) -> list[tuple[str, float]]:
         """The k best (paper_id, score) with score > 0, best first (ties: earlier document first)."""
         return self._search(self.query_weights(tokens), k, exclude)
 
@@ -517,7 +560,13 @@ class Index:
         """`search` for a weighted query (expanded terms): the top k of sum weight * BM25(term)."""
         return self._search(self.weighted(weights), k, exclude)
 
-    def _search(self, weights: list[tuple[int, float]], k: int, exclude: set[str] | None, dense: bool = False):
+    def _search(
+        self,
+        weights: list[tuple[int, float]],
+        k: int,
+        exclude: set[str] | None,
+        dense: bool = False,
+    ):
         if not self.doc_ids or k <= 0 or not weights:
             return []
         excluded = np.asarray(
@@ -543,7 +592,9 @@ class Index:
         scores = self._exact(self.weighted(weights), cands)
         return {self.doc_ids[d]: s for d, s in zip(cands.tolist(), scores.tolist(), strict=True)}
 
-    def search_dense(self, tokens: list[str], k: int = 10, exclude: set[str] | None = None) -> list[tuple[str, float]]:
+    def search_dense(
+        self, tokens: list[str], k: int = 10, exclude: set[str] | None = None
+    ) -> list[tuple[str, float]]:
         """`search` by scoring every document: the reference the pruned search must equal."""
         return self._search(self.query_weights(tokens), k, exclude, dense=True)
 
@@ -638,7 +689,9 @@ class Index:
             scratch[cands] = 0.0
         return cands, partial
 
-    def _top_k(self, weights: list[tuple[int, float]], k: int, excluded: np.ndarray) -> list[tuple[int, float]]:
+    def _top_k(
+        self, weights: list[tuple[int, float]], k: int, excluded: np.ndarray
+    ) -> list[tuple[int, float]]:
         """MaxScore: the k best live, non-excluded documents, exactly as the dense path ranks them."""
         bounds = self._bounds(weights)
         counts = [sum(s.count(tid) for s in self.segments) for tid, _ in weights]
@@ -673,7 +726,11 @@ class Index:
             exact = exact[exact > 0]
             if len(exact) >= k:
                 theta = float(np.partition(exact, len(exact) - k)[len(exact) - k])
-        if theta == 0 and sum(counts) > SEED_POSTINGS and any(len(s.imp_terms) for s in self.segments):
+        if (
+            theta == 0
+            and sum(counts) > SEED_POSTINGS
+            and any(len(s.imp_terms) for s in self.segments)
+        ):
             theta = self._impact_theta(weights, k, usable)  # the rare terms gave too few documents
         floor = theta * (1 - SLACK)
 
@@ -687,8 +744,10 @@ class Index:
         essential = [weights[i] for i in by_bound[cut:]]
         # Many essential postings (common words only): the impact-ordered path reads fewer.
         heavy = sum(counts[i] for i in by_bound[cut:])
-        if theta > 0 and heavy >= max(IMPACT_QUERY_MIN, IMPACT_QUERY_RATIO * len(self.doc_ids)) and any(
-            len(s.imp_terms) for s in self.segments
+        if (
+            theta > 0
+            and heavy >= max(IMPACT_QUERY_MIN, IMPACT_QUERY_RATIO * len(self.doc_ids))
+            and any(len(s.imp_terms) for s in self.segments)
         ):
             return self._top_k_impact(weights, k, theta, usable)
         if not (cut == 0 and len(seed) == len(weights)):  # else the seed pass saw every term
@@ -735,7 +794,12 @@ class Index:
             for tid, w in weights:
                 found = seg.impact(tid)
                 if found is not None:
-                    top.append((found[0][:IMPACT_TOP], w * scale * -found[1][:IMPACT_TOP].astype(np.float64)))
+                    top.append(
+                        (
+                            found[0][:IMPACT_TOP],
+                            w * scale * -found[1][:IMPACT_TOP].astype(np.float64),
+                        )
+                    )
         if not top:
             return 0.0
         docs = np.concatenate([d for d, _ in top]).astype(np.int64)
@@ -751,9 +815,13 @@ class Index:
             docs = np.sort(docs[np.argpartition(-gain, m - 1)[:m]])
         exact = self._exact(weights, docs)
         exact = exact[exact > 0]
-        return float(np.partition(exact, len(exact) - k)[len(exact) - k]) if len(exact) >= k else 0.0
+        return (
+            float(np.partition(exact, len(exact) - k)[len(exact) - k]) if len(exact) >= k else 0.0
+        )
 
-    def _top_k_impact(self, weights: list[tuple[int, float]], k: int, theta: float, usable) -> list[tuple[int, float]]:
+    def _top_k_impact(
+        self, weights: list[tuple[int, float]], k: int, theta: float, usable
+    ) -> list[tuple[int, float]]:
         """`_top_k` for queries of common terms, given a threshold `theta` (the k-th best score of
         some real documents). Per segment, each common term t gets a level tau_t, with the sum of
         w_t*tau_t below the threshold: a document under every common term's level and in no other
@@ -783,11 +851,18 @@ class Index:
         # A better threshold first (the levels depend on it).
         theta = max(theta, self._impact_theta(weights, k, usable))
         floor = theta * (1 - SLACK)
-        under: dict[int, list[float]] = {}  # term: per segment, w*tau (what a document under its level is bounded by)
+        under: dict[
+            int, list[float]
+        ] = {}  # term: per segment, w*tau (what a document under its level is bounded by)
         for si, common in enumerate(per_seg):
             base = 0.0
             if common:
-                sizes = np.array([np.searchsorted(negc, -(grid * m), side="right") for _d, negc, _s, m, _t in common])
+                sizes = np.array(
+                    [
+                        np.searchsorted(negc, -(grid * m), side="right")
+                        for _d, negc, _s, m, _t in common
+                    ]
+                )
                 costs = np.array([grid * (m * sw) for _d, _n, sw, m, _t in common])
                 levels = _levels(sizes.astype(np.float64), costs, floor * (1 - 1e-7))
                 for (docs, negc, sw, m, tid), j in zip(common, levels.tolist(), strict=True):
@@ -883,14 +958,16 @@ class Index:
             if not seg.name:
                 seg.name = uuid.uuid4().hex[:12]
                 for part in _PARTS:
-                    _save_array(folder / f"seg-{seg.name}-{part}.npy", getattr(seg, part))
-        _save_array(folder / "df.npy", self.df)
-        _save_array(folder / "doc_len.npy", self.doc_len)
-        _save_array(folder / "alive.npy", self.alive)
+                    save_array(folder / f"seg-{seg.name}-{part}.npy", getattr(seg, part))
+        save_array(folder / "df.npy", self.df)
+        save_array(folder / "doc_len.npy", self.doc_len)
+        save_array(folder / "alive.npy", self.alive)
         saved = self._saved if self._saved and self._saved.get("folder") == str(folder) else None
         ids_bytes = _append_lines(folder / "ids.txt", saved, "ids", self.doc_ids, _id_line)
         terms_bytes = _append_lines(folder / "terms.txt", saved, "terms", self._terms, str)
-        acronym_bytes = _append_lines(folder / "acronyms.txt", saved, "acronyms", self.acronyms, str)
+        acronym_bytes = _append_lines(
+            folder / "acronyms.txt", saved, "acronyms", self.acronyms, str
+        )
         meta = {
             "format": INDEX_FORMAT,
             "tokenizer": TOKENIZER_VERSION,
@@ -907,10 +984,13 @@ class Index:
                 {"name": s.name, "lo": s.lo, "hi": s.hi, "avgdl": s.avgdl} for s in self.segments
             ],
         }
-        _write_text(folder / "meta.json", json.dumps(meta))
-        self._saved = {"folder": str(folder), "ids": (len(self.doc_ids), ids_bytes),
-                       "terms": (len(self._terms), terms_bytes),
-                       "acronyms": (len(self.acronyms), acronym_bytes)}
+        write_text(folder / "meta.json", json.dumps(meta))
+        self._saved = {
+            "folder": str(folder),
+            "ids": (len(self.doc_ids), ids_bytes),
+            "terms": (len(self._terms), terms_bytes),
+            "acronyms": (len(self.acronyms), acronym_bytes),
+        }
         keep = {f"seg-{s.name}-{p}.npy" for s in self.segments for p in _PARTS}
         for path in folder.glob("seg-*.npy"):
             if path.name not in keep:
@@ -922,7 +1002,9 @@ class Index:
         try:
             meta = json.loads((folder / "meta.json").read_text())
             if (meta["format"], meta["tokenizer"], meta["title_weight"]) != (
-                INDEX_FORMAT, TOKENIZER_VERSION, TITLE_WEIGHT,
+                INDEX_FORMAT,
+                TOKENIZER_VERSION,
+                TITLE_WEIGHT,
             ):
                 return None
             index = cls()
@@ -938,7 +1020,9 @@ class Index:
             for s in meta["segments"]:
                 # Plain arrays over the mapping: np.memmap's Python-level indexing costs µs a call.
                 parts = [_load_array(folder / f"seg-{s['name']}-{p}.npy") for p in _PARTS]
-                index.segments.append(Segment(*parts, lo=s["lo"], hi=s["hi"], avgdl=s["avgdl"], name=s["name"]))
+                index.segments.append(
+                    Segment(*parts, lo=s["lo"], hi=s["hi"], avgdl=s["avgdl"], name=s["name"])
+                )
             index.covered_seq = meta["covered_seq"]
             index.db_uuid = meta.get("db_uuid", "")
             consistent = (
@@ -952,9 +1036,12 @@ class Index:
             return None
         # doc_of keeps an id's last number: a re-added paper's older numbers are retired.
         index._live = int(index.alive.sum())
-        index._saved = {"folder": str(folder), "ids": (meta["docs"], meta["ids_bytes"]),
-                        "terms": (meta["terms"], meta["terms_bytes"]),
-                        "acronyms": (meta["acronyms"], meta["acronyms_bytes"])}
+        index._saved = {
+            "folder": str(folder),
+            "ids": (meta["docs"], meta["ids_bytes"]),
+            "terms": (meta["terms"], meta["terms_bytes"]),
+            "acronyms": (meta["acronyms"], meta["acronyms_bytes"]),
+        }
         return index
 
 
@@ -973,7 +1060,7 @@ def _levels(sizes: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
     best = np.zeros(len(sizes), dtype=np.int64)
     for _ in range(40):
         mid = (lo + hi) / 2
-        j = pick(10.0 ** mid)
+        j = pick(10.0**mid)
         if costs[rows, j].sum() <= budget:
             best, hi = j, mid
         else:
@@ -1046,18 +1133,6 @@ def _load_array(path: Path) -> np.ndarray:
         return np.load(path)
 
 
-def _save_array(path: Path, array_: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, np.asarray(array_))
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def index_dir(db_path: Path | str) -> Path:
     """Where the index of a database lives: beside it."""
     return Path(str(db_path) + ".index")
@@ -1080,7 +1155,9 @@ def sync_index(db, db_path: Path | str | None, index: Index | None = None) -> In
         if folder is not None and folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
     processes = min(os.cpu_count() or 1, 4)
-    pending = db.execute("select count(*) from papers where seq > ?", [index.covered_seq]).fetchone()[0]
+    pending = db.execute(
+        "select count(*) from papers where seq > ?", [index.covered_seq]
+    ).fetchone()[0]
     batches = 0
     if pending >= POOL_MIN and processes > 1 and db_path and Path(db_path).exists():
         for parts in _analysed_in_pool(db, Path(db_path), index.covered_seq, processes):
@@ -1133,8 +1210,16 @@ def _analyse_range(db_path: str, after: int, until: int) -> Analysed:
     finally:
         conn.close()
     tids, tfs, distinct, lengths = docs.arrays()
-    return Analysed(docs.paper_ids, last, docs.terms, tids.astype(np.int32), tfs.astype(np.int32),
-                    distinct.astype(np.int32), lengths, acronyms)
+    return Analysed(
+        docs.paper_ids,
+        last,
+        docs.terms,
+        tids.astype(np.int32),
+        tfs.astype(np.int32),
+        distinct.astype(np.int32),
+        lengths,
+        acronyms,
+    )
 
 
 def _analysed_in_pool(db, db_path: Path, after: int, processes: int):

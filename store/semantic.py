@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from store.files import save_array, write_text
 from store.text import split_sentences
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -207,10 +208,8 @@ class Vectors:
     def save(self, folder: Path) -> None:
         """vectors.npy and owners.txt first, meta.json last as the commit point."""
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "vectors.tmp.npy"
-        np.save(tmp, self.matrix)
-        os.replace(tmp, folder / "vectors.npy")
-        _write_text(folder / "owners.txt", "\n".join(self.owners))
+        save_array(folder / "vectors.npy", self.matrix)
+        write_text(folder / "owners.txt", "\n".join(self.owners))
         meta = {
             "format": VECTORS_FORMAT,
             "model": self.model,
@@ -218,7 +217,7 @@ class Vectors:
             "db_uuid": self.db_uuid,
             "rows": len(self.owners),
         }
-        _write_text(folder / "meta.json", json.dumps(meta))
+        write_text(folder / "meta.json", json.dumps(meta))
 
     @classmethod
     def load(cls, folder: Path, model: str = MODEL_NAME) -> Vectors | None:
@@ -240,12 +239,6 @@ class Vectors:
         out.db_uuid = meta.get("db_uuid", "")
         out._reindex()
         return out
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def vectors_dir(db_path: Path | str) -> Path:
