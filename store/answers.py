@@ -290,7 +290,9 @@ class Answers:
         mass = qexp.RM3_WEIGHT * len(set(exp.terms))
         return {t: w * mass for t, w in found.items()}
 
-    def term_frequencies(self, paper_id: str, text: tuple[str, str, str] | None = None) -> dict[str, int]:
+    def term_frequencies(
+        self, paper_id: str, text: tuple[str, str, str] | None = None
+    ) -> dict[str, int]:
         """A paper's indexed terms and their counts (`Index.term_frequencies`), re-tokenized from
         its stored text: one paper's cost instead of a scan of the postings."""
         if text is None:
@@ -634,7 +636,9 @@ class _Aliases(dict):
         """Add the names of the papers stored or changed after `after_seq`."""
         changed: set[str] = set()
         ids = []
-        for pid, title in db.execute("select id, title from papers where seq > ? order by seq", [after_seq]):
+        for pid, title in db.execute(
+            "select id, title from papers where seq > ? order by seq", [after_seq]
+        ):
             ids.append(pid)
             name = short_name(title)
             for text in ([name] if name else []) + [title]:

@@ -224,7 +224,9 @@ def acronym_vocabulary(texts: Iterable[str], weight: float = ACRONYM_WEIGHT) -> 
     return vocab
 
 
-def add_definitions(vocab: Vocabulary, definitions: Iterable, weight: float = ACRONYM_WEIGHT) -> None:
+def add_definitions(
+    vocab: Vocabulary, definitions: Iterable, weight: float = ACRONYM_WEIGHT
+) -> None:
     """Add (acronym tokens, long form tokens, words) definitions to an acronym vocabulary."""
     for short, form, words in definitions:
         vocab.add_group([short, form], weight)

@@ -18,7 +18,15 @@ from pathlib import Path
 from store.importers import arxiv_atom, hf_daily, jsonl, listing
 from store.importers.common import FormatError, Record
 
-__all__ = ["FormatError", "Record", "detect_format", "iter_file", "parse_text", "read_file", "MAX_BYTES"]
+__all__ = [
+    "FormatError",
+    "Record",
+    "detect_format",
+    "iter_file",
+    "parse_text",
+    "read_file",
+    "MAX_BYTES",
+]
 
 MAX_BYTES = 64 * 1024 * 1024  # refuse absurd files before parsing them into memory
 
