@@ -71,7 +71,10 @@ def phase_generate(args) -> dict:
     for n in range(2):
         part = extra[n * 50 : (n + 1) * 50]
         (args.data / f"extra-{n}.jsonl").write_text("".join(json.dumps(p) + "\n" for p in part))
-    return {"generate_s": round(time.perf_counter() - t, 1), "jsonl_mb": round(sum(dir_mb(f) for f in files), 1)}
+    return {
+        "generate_s": round(time.perf_counter() - t, 1),
+        "jsonl_mb": round(sum(dir_mb(f) for f in files), 1),
+    }
 
 
 def phase_import(args) -> dict:
@@ -259,7 +262,13 @@ def phase_okapi(args) -> dict:
     }
 
 
-PHASES = {"generate": phase_generate, "import": phase_import, "serve": phase_serve, "add": phase_add, "okapi": phase_okapi}
+PHASES = {
+    "generate": phase_generate,
+    "import": phase_import,
+    "serve": phase_serve,
+    "add": phase_add,
+    "okapi": phase_okapi,
+}
 
 
 # ---------------------------------------------------------------- driver
@@ -271,15 +280,33 @@ def run_size(args, size: int) -> dict:
     row: dict = {"size": size}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not args.semantic:
-        env["PAPERBOT_SEMANTIC"] = "off"  # the embedding stage is its own benchmark; this one is BM25
+        env["PAPERBOT_SEMANTIC"] = (
+            "off"  # the embedding stage is its own benchmark; this one is BM25
+        )
     phases = ["generate", "import", "serve", "add"] + (["okapi"] if size <= args.okapi_max else [])
     if args.phases:
         phases = [p for p in phases if p in args.phases]
         row["phases"] = phases
     for phase in phases:
-        cmd = [sys.executable, "-m", "bench.run", "--phase", phase, "--size", str(size), "--data", str(data),
-               "--work", str(work), "--queries", str(args.queries), "--okapi-queries", str(args.okapi_queries),
-               "--seed", str(args.seed)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--phase",
+            phase,
+            "--size",
+            str(size),
+            "--data",
+            str(data),
+            "--work",
+            str(work),
+            "--queries",
+            str(args.queries),
+            "--okapi-queries",
+            str(args.okapi_queries),
+            "--seed",
+            str(args.seed),
+        ]
         t = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         if proc.returncode:
@@ -295,19 +322,29 @@ def run_size(args, size: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, help="append each size's JSON line here too")
     parser.add_argument("--data-root", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--work-root", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--okapi-queries", type=int, default=30)
-    parser.add_argument("--okapi-max", type=int, default=1_000_000, help="largest size to run BM25Okapi at")
+    parser.add_argument(
+        "--okapi-max", type=int, default=1_000_000, help="largest size to run BM25Okapi at"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--semantic", action="store_true", help="leave the optional embedding stage on")
+    parser.add_argument(
+        "--semantic", action="store_true", help="leave the optional embedding stage on"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases (bench/out/work-N)")
-    parser.add_argument("--phases", nargs="+", choices=list(PHASES),
-                        help="run only these phases (e.g. serve against a kept work-N, which is then kept)")
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        choices=list(PHASES),
+        help="run only these phases (e.g. serve against a kept work-N, which is then kept)",
+    )
     # one phase in this process (used by the driver)
     parser.add_argument("--phase", choices=PHASES)
     parser.add_argument("--size", type=int)

@@ -24,11 +24,19 @@ from store.db import bundled_listing
 from store.importers import listing
 from store.text import STOPWORDS
 
-PER_FILE = 25_000  # papers per JSONL file (~45 MB; JSON Lines stream at any size, kept so data is reused)
+PER_FILE = (
+    25_000  # papers per JSONL file (~45 MB; JSON Lines stream at any size, kept so data is reused)
+)
 TAIL_WORDS = 1_500_000  # invented words available to the Zipf tail
 TOPICS = 2_000
 TOPIC_WORDS = 40
-_SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"] + ["qua", "xi", "tor", "len", "mer"]
+_SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"] + [
+    "qua",
+    "xi",
+    "tor",
+    "len",
+    "mer",
+]
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-']*[A-Za-z0-9]|[A-Za-z]")
 
 
@@ -75,7 +83,9 @@ def _tail_ranks(rng: np.random.Generator, n: int, words: int) -> np.ndarray:
     return (rng.zipf(1.15, size=n) - 1) % words
 
 
-def papers(model: Model, start: int, count: int, seed: int = 0, seen: set[str] | None = None) -> list[dict]:
+def papers(
+    model: Model, start: int, count: int, seed: int = 0, seen: set[str] | None = None
+) -> list[dict]:
     """Papers number start..start+count-1 (the same numbers always give the same papers).
 
     Titles are kept distinct from those in `seen` (the store merges papers with equal titles).
@@ -93,7 +103,11 @@ def papers(model: Model, start: int, count: int, seed: int = 0, seen: set[str] |
         tail_part = model.tail[_tail_ranks(rng, n, model.tail_words)]
         t_tail = model.tail[model.topic_tail[topic][rng.integers(TOPIC_WORDS // 2, size=n)]]
         t_seed = model.seed_words[model.topic_seed[topic][rng.integers(TOPIC_WORDS // 2, size=n)]]
-        words = np.where(kind < 0.68, seed_part, np.where(kind < 0.78, tail_part, np.where(kind < 0.9, t_tail, t_seed)))
+        words = np.where(
+            kind < 0.68,
+            seed_part,
+            np.where(kind < 0.78, tail_part, np.where(kind < 0.9, t_tail, t_seed)),
+        )
         sentences, pos = [], 0
         while pos < n:
             m = int(rng.integers(10, 26))
@@ -124,7 +138,9 @@ def papers(model: Model, start: int, count: int, seed: int = 0, seen: set[str] |
                 "id": f"syn{i:07d}",
                 "title": title,
                 "abstract": abstract,
-                "authors": [f"{_invented(int(rng.integers(50_000))).capitalize()} {_invented(i % 5000).capitalize()}"],
+                "authors": [
+                    f"{_invented(int(rng.integers(50_000))).capitalize()} {_invented(i % 5000).capitalize()}"
+                ],
                 "published": f"20{20 + i % 6}-0{1 + i % 9}-1{i % 10}",
                 "links": [],
                 "source": "synthetic",
@@ -144,7 +160,9 @@ def write_collection(model: Model, size: int, out: Path, seed: int = 0) -> list[
     for n, path in enumerate(files):
         start = n * PER_FILE
         batch = papers(model, start, min(PER_FILE, size - start), seed, seen)
-        path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in batch), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in batch), encoding="utf-8"
+        )
     stamp.write_text(json.dumps({"size": size, "seed": seed}))
     return files
 
@@ -170,7 +188,11 @@ def questions(model: Model, files: list[Path], count: int = 300, seed: int = 0) 
         elif kind == 1:  # six terms
             text = " ".join(rng.choice(content, size=6))
         elif kind == 2:  # long question
-            text = "which papers use " + " ".join(rng.choice(content, size=int(rng.integers(8, 14)))) + "?"
+            text = (
+                "which papers use "
+                + " ".join(rng.choice(content, size=int(rng.integers(8, 14))))
+                + "?"
+            )
         elif kind == 3:  # common words only
             text = " ".join(rng.choice(common, size=int(rng.integers(2, 5)), replace=False))
         elif kind == 4:  # a rare name (or a title's first word), maybe with a word
@@ -184,7 +206,9 @@ def questions(model: Model, files: list[Path], count: int = 300, seed: int = 0) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
