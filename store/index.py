@@ -757,13 +757,10 @@ class Index:
 
         # 3. A better threshold from the candidates' essential partial sums: the exact scores of the
         # best of them (real, live documents: the k-th best is still a lower bound of the k-th).
-        m = THETA_SAMPLE + 4 * k
-        if len(cands) > m:
-            top = np.sort(cands[np.argpartition(-partial, m - 1)[:m]])
-            exact = self._exact(weights, top)
-            exact = exact[exact > 0]
-            if len(exact) >= k:
-                theta = max(theta, float(np.partition(exact, len(exact) - k)[len(exact) - k]))
+        if len(cands) > THETA_SAMPLE + 4 * k:
+            better = self._kth_of_best(weights, cands, partial, k)
+            if better > 0:
+                theta = max(theta, better)
                 floor = theta * (1 - SLACK)
 
         # 4. Look up the non-essential terms for the candidates that can still reach the threshold.
@@ -809,7 +806,13 @@ class Index:
         first = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
         docs, gain = docs[first], np.add.reduceat(gain, first)
         ok = usable(docs)
-        docs, gain = docs[ok], gain[ok]
+        return self._kth_of_best(weights, docs[ok], gain[ok], k)
+
+    def _kth_of_best(
+        self, weights: list[tuple[int, float]], docs: np.ndarray, gain: np.ndarray, k: int
+    ) -> float:
+        """The k-th best exact score among the documents with the highest `gain` (a sample of
+        THETA_SAMPLE + 4k), or 0 if fewer than k score: real scores, so a valid threshold."""
         m = THETA_SAMPLE + 4 * k
         if len(docs) > m:
             docs = np.sort(docs[np.argpartition(-gain, m - 1)[:m]])
