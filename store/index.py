@@ -20,11 +20,10 @@ The survivors are scored with the same float operations, in the same order, as t
 so the results are identical to it, not merely close.
 
 Questions of common words only defeat MaxScore (BM25Okapi floors the idf of terms in over half the
-papers at 0.25 * average idf, above that of mid-frequency terms, so none is skippable). For them each
-segment also keeps its common terms' postings ordered by contribution: each term gets a level, the
-levels' weighted sum staying below the threshold, so only documents at or above some term's level
-(prefixes of those lists) can reach the top k (`_top_k_impact`); the levels are chosen to keep the
-prefixes short. Bounds grow with avgdl since a segment's build (`_scale`).
+papers at 0.25 * average idf, above that of mid-frequency terms, so none is skippable). Those that
+read many postings are scored by a compiled scan instead (`_top_k_scan`, numba): every posting, in
+the dense path's order, one slice of the documents per core. Bounds grow with avgdl since a
+segment's build (`_scale`).
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ import uuid
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -54,7 +54,7 @@ K1 = 1.5
 B = 0.75
 EPSILON = 0.25
 TITLE_WEIGHT = 3  # a title counts as this many copies of itself in the document's token list
-INDEX_FORMAT = 4  # 3: acronym definitions kept with the index; 4: impact-ordered common terms
+INDEX_FORMAT = 5  # 3: acronym definitions kept with the index; 5: no impact-ordered lists
 MERGE_SEGMENTS = 8
 SYNC_BATCH = 200_000  # papers per segment while (re)building; the segments are merged at the end
 SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
@@ -62,12 +62,11 @@ POOL_MIN = 50_000  # papers to index at once before tokenizing in a pool of proc
 POOL_CHUNK = 10_000  # papers per task of that pool
 THETA_SAMPLE = 32  # with 4k, the best candidates scored exactly to set the top-k threshold
 SLACK = 1e-9  # relative safety margin on bounds and thresholds (float rounding is ~1e-16)
-IMPACT_MIN = 4096  # terms with this many postings in a segment also keep them impact-ordered
-IMPACT_QUERY_MIN = 50_000  # queries reading fewer postings than this skip the impact pass,
-IMPACT_QUERY_RATIO = 0.25  # ... as do those reading fewer than this many per document
-IMPACT_TOP = 256  # postings of each common term, by impact, scored for a first threshold
-IMPACT_GRID = np.concatenate((np.linspace(0.0, 1.0, 33), [1.0 + 1e-6]))  # levels, fractions of maxc
-_PARTS = ("offsets", "docs", "tfs", "maxc", "imp_terms", "imp_offsets", "imp_docs", "imp_negc")
+SCAN_MIN = 200_000  # questions reading this many postings, and ...
+SCAN_RATIO = 0.2  # ... this many per document, are scored by a compiled scan (`_top_k_scan`)
+SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))  # slices of the documents scanned in parallel
+SCAN_PART_MIN = 100_000  # documents per slice at least (fewer: not worth a thread)
+_PARTS = ("offsets", "docs", "tfs", "maxc")
 
 
 def document_tokens(title: str, abstract: str, link_text: str = "") -> list[str]:
@@ -149,19 +148,13 @@ class Segment:
 
     `maxc[t]` is the most term t adds to a score in this segment per unit of idf,
     max tf*(k1+1)/(tf+norm), for the average document length `avgdl` of its build; at another
-    average it is scaled (see `Index._bounds`) so it stays an upper bound. The common terms keep
-    their postings a second time, ordered by that contribution (`imp_*`), so a query of common words
-    reads only the documents where some term contributes much (see `Index._top_k_impact`).
+    average it is scaled (see `Index._bounds`) so it stays an upper bound.
     """
 
     offsets: np.ndarray  # int64, len = n_terms_at_build + 1
     docs: np.ndarray  # int32 document numbers
     tfs: np.ndarray  # uint16 term frequencies
     maxc: np.ndarray  # float64 per term
-    imp_terms: np.ndarray  # int64, sorted: the common terms, whose postings are also kept by impact
-    imp_offsets: np.ndarray  # int64, len(imp_terms) + 1, into imp_docs / imp_negc
-    imp_docs: np.ndarray  # int32: those postings' documents, highest contribution first
-    imp_negc: np.ndarray  # float32: minus the contribution rounded up (ascending)
     lo: int
     hi: int
     avgdl: float
@@ -215,55 +208,10 @@ class Segment:
             docs,
             tfs,
             _max_contrib(offsets, docs, tfs, norm),
-            *_impacts(offsets, docs, tfs, norm),
             lo,
             hi,
             avgdl,
         )
-
-    def impact(self, tid: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(docs, -contribution rounded up) of a common term, highest contribution first; None
-        for a term kept by document only."""
-        i = int(np.searchsorted(self.imp_terms, tid))
-        if i < len(self.imp_terms) and self.imp_terms[i] == tid:
-            lo, hi = self.imp_offsets[i], self.imp_offsets[i + 1]
-            return self.imp_docs[lo:hi], self.imp_negc[lo:hi]
-        return None
-
-
-def _impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.ndarray):
-    """For the terms with IMPACT_MIN postings or more: (terms, offsets, docs, -contribution) with
-    each term's postings ordered by tf*(k1+1)/(tf+norm[doc]) descending (rounded up to float32)."""
-    counts = np.diff(offsets)
-    terms = np.flatnonzero(counts >= IMPACT_MIN).astype(np.int64)
-    lens_all = counts[terms]
-    imp_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-    np.cumsum(lens_all, out=imp_offsets[1:])
-    imp_docs = np.empty(int(imp_offsets[-1]), dtype=np.int32)
-    imp_negc = np.empty(int(imp_offsets[-1]), dtype=np.float32)
-    chunk, i = 4_000_000, 0
-    while i < len(terms):  # a few million postings at a time: bounded memory
-        j, total = i + 1, int(lens_all[i])
-        while j < len(terms) and total + lens_all[j] <= chunk:
-            total += int(lens_all[j])
-            j += 1
-        lens = lens_all[i:j]
-        idx = np.repeat(offsets[terms[i:j]] - (np.cumsum(lens) - lens), lens) + np.arange(
-            total, dtype=np.int64
-        )
-        d = docs[idx]
-        tf = tfs[idx].astype(np.float64)
-        contrib = tf * (K1 + 1) / (tf + norm[d])
-        up = contrib.astype(np.float32)
-        low = up.astype(np.float64) < contrib
-        up[low] = np.nextafter(up[low], np.float32(np.inf))
-        neg = -up
-        order = np.lexsort((d, neg, np.repeat(np.arange(j - i), lens)))
-        a = imp_offsets[i]
-        imp_docs[a : a + total] = d[order]
-        imp_negc[a : a + total] = neg[order]
-        i = j
-    return terms, imp_offsets, imp_docs, imp_negc
 
 
 def _max_contrib(
@@ -302,9 +250,6 @@ class Index:
         self._live = 0
         self._scratch: np.ndarray | None = None
         self._scratch_lock = threading.Lock()
-        self._mask: np.ndarray | None = (
-            None  # documents seen, all False between uses (`_top_k_impact`)
-        )
         self._tf_scratch: np.ndarray | None = None  # tf by document, all 0 between uses (`_lookup`)
         self._tf_lock = threading.Lock()
         self._saved: dict | None = None  # what the folder's append-only files hold (see `save`)
@@ -504,7 +449,6 @@ class Index:
             docs,
             tfs,
             _max_contrib(offsets, docs, tfs, norm),
-            *_impacts(offsets, docs, tfs, norm),
             lo,
             hi,
             avgdl,
@@ -578,9 +522,73 @@ class Index:
             scores[excluded] = 0.0
             hits = np.flatnonzero(scores > 0)
             docs = _best(hits, scores[hits], k)
+        elif self._postings_count(weights) >= max(SCAN_MIN, SCAN_RATIO * len(self.doc_ids)):
+            docs = self._top_k_scan(weights, k, excluded)
         else:
             docs = self._top_k(weights, k, excluded)
         return [(self.doc_ids[d], s) for d, s in docs]
+
+    def _postings_count(self, weights: list[tuple[int, float]]) -> int:
+        return sum(seg.count(tid) for tid, _ in weights for seg in self.segments)
+
+    def _top_k_scan(
+        self, weights: list[tuple[int, float]], k: int, excluded: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """The dense path compiled (`store.kernels`), one slice of the documents per core: every
+        posting is scored in `_dense`'s order, so the scores are bit-identical to it. Faster than
+        pruning when the terms fill most papers."""
+        n = len(self.doc_ids)
+        parts = min(SCAN_THREADS, max(1, n // SCAN_PART_MIN))
+        cuts = [n * i // parts for i in range(parts + 1)]
+        with self._scratch_lock:
+            out = self._scratch
+            if out is None or len(out) < n:
+                out = self._scratch = np.zeros(n)
+            jobs = [
+                (weights, k, excluded, out, lo, hi)
+                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+            ]
+            if parts == 1:
+                found = [self._scan_part(*jobs[0])]
+            else:
+                pool = _scan_pool()
+                futures = [pool.submit(self._scan_part, *job) for job in jobs[1:]]
+                found = [self._scan_part(*jobs[0])] + [f.result() for f in futures]
+        docs = np.concatenate([d for d, _ in found])
+        scores = np.concatenate([s for _, s in found])
+        return _best(docs, scores, k)
+
+    def _scan_part(
+        self,
+        weights: list[tuple[int, float]],
+        k: int,
+        excluded: np.ndarray,
+        out: np.ndarray,
+        lo: int,
+        hi: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_top_k_scan` over documents lo..hi-1 (numba releases the GIL: parts run in parallel)."""
+        from store import kernels
+
+        norm = self.stats()[2]
+        for tid, weight in weights:
+            for seg in self.segments:
+                if seg.hi <= lo or seg.lo >= hi:
+                    continue
+                docs, tfs = seg.postings(tid)
+                if len(docs):
+                    a, b = (  # same dtype as docs, or numpy converts all of docs first
+                        np.searchsorted(docs, np.array([lo, hi], dtype=docs.dtype))
+                        if seg.lo < lo or seg.hi > hi
+                        else (0, None)
+                    )
+                    kernels.accumulate(out, docs[a:b], tfs[a:b], norm, weight, K1 + 1)
+        ex = excluded[(excluded >= lo) & (excluded < hi)]
+        out[ex] = 0.0
+        try:
+            return kernels.take_top(out[lo:hi], self.alive[lo:hi], k, lo)
+        finally:
+            out[lo:hi] = 0.0
 
     def scores_of(self, weights: dict[str, float], paper_ids: Iterable[str]) -> dict[str, float]:
         """`search_weighted`'s scores of just these papers (live ones; unknown ids left out), from
@@ -711,11 +719,6 @@ class Index:
             seed.append(weights[i])
             budget += counts[i]
         theta = 0.0
-        if budget > SEED_POSTINGS and any(len(s.imp_terms) for s in self.segments):
-            # Only common terms to seed with: a threshold from their impact-ordered postings instead.
-            theta = self._impact_theta(weights, k, usable)
-            if theta > 0:
-                seed = []
         cands, partial = self._union(seed) if seed else (np.zeros(0, dtype=np.int64), np.zeros(0))
         ok = usable(cands)
         cands, partial = cands[ok], partial[ok]
@@ -726,12 +729,6 @@ class Index:
             exact = exact[exact > 0]
             if len(exact) >= k:
                 theta = float(np.partition(exact, len(exact) - k)[len(exact) - k])
-        if (
-            theta == 0
-            and sum(counts) > SEED_POSTINGS
-            and any(len(s.imp_terms) for s in self.segments)
-        ):
-            theta = self._impact_theta(weights, k, usable)  # the rare terms gave too few documents
         floor = theta * (1 - SLACK)
 
         # 2. Terms whose bounds together stay below the threshold are non-essential.
@@ -742,14 +739,6 @@ class Index:
                 cut += 1
         lazy = by_bound[:cut]
         essential = [weights[i] for i in by_bound[cut:]]
-        # Many essential postings (common words only): the impact-ordered path reads fewer.
-        heavy = sum(counts[i] for i in by_bound[cut:])
-        if (
-            theta > 0
-            and heavy >= max(IMPACT_QUERY_MIN, IMPACT_QUERY_RATIO * len(self.doc_ids))
-            and any(len(s.imp_terms) for s in self.segments)
-        ):
-            return self._top_k_impact(weights, k, theta, usable)
         if not (cut == 0 and len(seed) == len(weights)):  # else the seed pass saw every term
             cands, partial = self._union(essential)
             ok = usable(cands)
@@ -782,32 +771,6 @@ class Index:
         hits = scores > 0
         return _best(cands[hits], scores[hits], k)
 
-    def _impact_theta(self, weights: list[tuple[int, float]], k: int, usable) -> float:
-        """A threshold (0 if none): the k-th best exact score of the documents where the common
-        terms contribute most together, among the IMPACT_TOP highest of each."""
-        top = []
-        for seg in self.segments:
-            scale = self._scale(seg)
-            for tid, w in weights:
-                found = seg.impact(tid)
-                if found is not None:
-                    top.append(
-                        (
-                            found[0][:IMPACT_TOP],
-                            w * scale * -found[1][:IMPACT_TOP].astype(np.float64),
-                        )
-                    )
-        if not top:
-            return 0.0
-        docs = np.concatenate([d for d, _ in top]).astype(np.int64)
-        gain = np.concatenate([g for _, g in top])
-        order = np.argsort(docs, kind="stable")
-        docs, gain = docs[order], gain[order]
-        first = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
-        docs, gain = docs[first], np.add.reduceat(gain, first)
-        ok = usable(docs)
-        return self._kth_of_best(weights, docs[ok], gain[ok], k)
-
     def _kth_of_best(
         self, weights: list[tuple[int, float]], docs: np.ndarray, gain: np.ndarray, k: int
     ) -> float:
@@ -821,113 +784,6 @@ class Index:
         return (
             float(np.partition(exact, len(exact) - k)[len(exact) - k]) if len(exact) >= k else 0.0
         )
-
-    def _top_k_impact(
-        self, weights: list[tuple[int, float]], k: int, theta: float, usable
-    ) -> list[tuple[int, float]]:
-        """`_top_k` for queries of common terms, given a threshold `theta` (the k-th best score of
-        some real documents). Per segment, each common term t gets a level tau_t, with the sum of
-        w_t*tau_t below the threshold: a document under every common term's level and in no other
-        term's postings scores below it. So the candidates are the documents at or above some
-        common term's level (a prefix of its impact-ordered postings) or holding a rarer term; each
-        gets an upper bound (tau_t standing for the terms it is under), and those whose bound reaches
-        the threshold are scored exactly. The levels are chosen to keep the prefixes short."""
-        norm = self.stats()[2]
-        lists: list[tuple[np.ndarray, np.ndarray]] = []  # (docs, what they add to the bound)
-        bases = []
-        grid = IMPACT_GRID
-        per_seg = []
-        for seg in self.segments:
-            scale = self._scale(seg) * (1 + SLACK)
-            common = []
-            for tid, w in weights:
-                docs, tfs = seg.postings(tid)
-                if not len(docs):
-                    continue
-                found = seg.impact(tid)
-                if found is None:
-                    tf = tfs.astype(np.float64)
-                    lists.append((docs, w * (tf * (K1 + 1) / (tf + norm[docs])) * (1 + SLACK)))
-                else:
-                    common.append((found[0], found[1], w * scale, float(seg.maxc[tid]), tid))
-            per_seg.append(common)
-        # A better threshold first (the levels depend on it).
-        theta = max(theta, self._impact_theta(weights, k, usable))
-        floor = theta * (1 - SLACK)
-        under: dict[
-            int, list[float]
-        ] = {}  # term: per segment, w*tau (what a document under its level is bounded by)
-        for si, common in enumerate(per_seg):
-            base = 0.0
-            if common:
-                sizes = np.array(
-                    [
-                        np.searchsorted(negc, -(grid * m), side="right")
-                        for _d, negc, _s, m, _t in common
-                    ]
-                )
-                costs = np.array([grid * (m * sw) for _d, _n, sw, m, _t in common])
-                levels = _levels(sizes.astype(np.float64), costs, floor * (1 - 1e-7))
-                for (docs, negc, sw, m, tid), j in zip(common, levels.tolist(), strict=True):
-                    tau = float(grid[j]) * m
-                    under.setdefault(tid, [0.0] * len(self.segments))[si] = sw * tau
-                    n = int(np.searchsorted(negc, -tau, side="right"))
-                    if n:
-                        lists.append((docs[:n], sw * (-negc[:n].astype(np.float64) - tau)))
-                    base += sw * tau
-            bases.append(base)
-        n_docs = len(self.doc_ids)
-        with self._scratch_lock:
-            scratch = self._scratch
-            if scratch is None or len(scratch) < n_docs:
-                scratch = self._scratch = np.zeros(n_docs)
-            mask = self._mask
-            if mask is None or len(mask) < n_docs:
-                mask = self._mask = np.zeros(n_docs, dtype=bool)
-            for docs, add in lists:
-                scratch[docs] += add
-                mask[docs] = True
-            cands = np.flatnonzero(mask)
-            mask[cands] = False
-            bound = scratch[cands]
-            scratch[cands] = 0.0
-        for seg, base in zip(self.segments, bases, strict=True):
-            if base:
-                i0, i1 = np.searchsorted(cands, [seg.lo, seg.hi])
-                bound[i0:i1] += base
-        keep = bound >= floor
-        cands, bound = cands[keep], bound[keep]
-        ok = usable(cands)
-        cands, bound = cands[ok], bound[ok]
-        m = THETA_SAMPLE + 4 * k
-        if len(cands) > m:  # a better threshold: the exact scores of the best bounded
-            top = np.sort(cands[np.argpartition(-bound, m - 1)[:m]])
-            exact = self._exact(weights, top)
-            exact = exact[exact > 0]
-            if len(exact) >= k:
-                theta = max(theta, float(np.partition(exact, len(exact) - k)[len(exact) - k]))
-                floor = theta * (1 - SLACK)
-                keep = bound >= floor
-                cands, bound = cands[keep], bound[keep]
-        # Look up the common terms, most bounding first: a document under a term's level had it
-        # bounded by w*tau, now by its real contribution (one at or above the level stays bounded).
-        weight_of = dict(weights)
-        for tid in sorted(under, key=lambda t: -max(under[t])):
-            if not len(cands) or not max(under[tid]):
-                continue
-            low = np.zeros(len(cands))
-            for seg, u in zip(self.segments, under[tid], strict=True):
-                if u:
-                    i0, i1 = np.searchsorted(cands, [seg.lo, seg.hi])
-                    low[i0:i1] = u
-            tf = self._lookup(tid, cands)
-            real = weight_of[tid] * (tf * (K1 + 1) / (tf + norm[cands]))
-            bound = bound - np.maximum(low, real) + real
-            keep = bound >= floor
-            cands, bound = cands[keep], bound[keep]
-        scores = self._exact(weights, cands)
-        hits = scores > 0
-        return _best(cands[hits], scores[hits], k)
 
     # ------------------------------------------------------------ documents
 
@@ -1048,27 +904,17 @@ class Index:
         return index
 
 
-def _levels(sizes: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
-    """Per term (row), the column j minimising the summed sizes[t, j] with summed costs[t, j] within
-    `budget` (costs[t, 0] = 0; Lagrangian relaxation, the multiplier found by bisection)."""
-    rows = np.arange(len(sizes))
+_SCAN_POOL: ThreadPoolExecutor | None = None
+_SCAN_POOL_LOCK = threading.Lock()
 
-    def pick(lam: float) -> np.ndarray:
-        return np.argmin(sizes + lam * costs, axis=1)
 
-    j = pick(0.0)
-    if costs[rows, j].sum() <= budget:
-        return j
-    lo, hi = -6.0, 12.0  # log10 of the multiplier
-    best = np.zeros(len(sizes), dtype=np.int64)
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        j = pick(10.0**mid)
-        if costs[rows, j].sum() <= budget:
-            best, hi = j, mid
-        else:
-            lo = mid
-    return best
+def _scan_pool() -> ThreadPoolExecutor:
+    """Worker threads for `_top_k_scan`'s parts beyond the caller's own (created on first use)."""
+    global _SCAN_POOL
+    with _SCAN_POOL_LOCK:
+        if _SCAN_POOL is None:
+            _SCAN_POOL = ThreadPoolExecutor(SCAN_THREADS - 1, thread_name_prefix="paperbot-scan")
+        return _SCAN_POOL
 
 
 def _best(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -122,7 +122,9 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
-        head = text[start : match.start()]
+        # An abbreviation is at most 8 characters: test the tail only (searching the whole head
+        # again at every boundary made long abstracts quadratic).
+        head = text[max(start, match.start() - 16) : match.start()]
         if _ABBREV.search(head):
             continue
         sentences.append(text[start : match.end()].strip())

@@ -373,14 +373,17 @@ def test_scores_of_given_papers_equal_the_weighted_search(synthetic):
         assert "unknown" not in got
 
 
-def test_impact_ordered_common_terms_equal_dense(monkeypatch):
-    """Queries of common words take the impact-ordered path (every term "common" here); it returns
-    exactly the dense top k, also after later, longer papers raised avgdl above the first segments'."""
+def test_compiled_scan_of_common_terms_equals_dense(monkeypatch):
+    """Questions reading many postings take the compiled scan (here: every question, in three
+    slices run in parallel); it returns exactly the dense top k, ties included, also after later,
+    longer papers raised avgdl above the first segments' and with a retired paper."""
     from bench import synth
 
-    monkeypatch.setattr(index_mod, "IMPACT_MIN", 64)
-    monkeypatch.setattr(index_mod, "IMPACT_QUERY_MIN", 0)
-    monkeypatch.setattr(index_mod, "SEED_POSTINGS", 500)  # common terms seed from impact lists too
+    monkeypatch.setattr(index_mod, "SCAN_MIN", 0)
+    monkeypatch.setattr(index_mod, "SCAN_RATIO", 0)
+    monkeypatch.setattr(index_mod, "SCAN_THREADS", 3)
+    monkeypatch.setattr(index_mod, "SCAN_PART_MIN", 1_000)
+    monkeypatch.setattr(index_mod, "_SCAN_POOL", None)
     model = synth.Model(seed=5, size=6_000)
     papers = synth.papers(model, 0, 6_000, seed=5)
     docs = [(p["id"], document_tokens(p["title"], p["abstract"])) for p in papers]
@@ -390,36 +393,38 @@ def test_impact_ordered_common_terms_equal_dense(monkeypatch):
     # Longer documents later: avgdl grows, so the first segments' contributions grow too.
     index.add([(pid, tokens * 3) for pid, tokens in docs[4_000:]])
     index.add([(docs[7][0], docs[9][1])])  # a replaced paper: retired in the first segment
+    index.add([(f"twin-{i}", docs[11][1]) for i in range(12)])  # equal scores across slices
     assert index.stats()[1] > max(s.avgdl for s in index.segments[:2])
-    assert any(len(s.imp_terms) for s in index.segments)
     corpus = [t for _, t in docs]
     rng = random.Random(6)
     common = [t for t, _ in sorted(index.vocab.items(), key=lambda kv: -index.df[kv[1]])[:40]]
     queries = [rng.sample(common, rng.randint(2, 10)) for _ in range(80)]
     queries += [q + rng.sample(common, 3) for q in sample_queries(corpus, 40, rng)]
-    calls = {"_top_k_impact": 0, "_impact_theta": 0}
-
-    def counting(name):
-        method = getattr(index, name)
-
-        def counted(*args):
-            calls[name] += 1
-            return method(*args)
-
-        return counted
-
-    for name in calls:
-        setattr(index, name, counting(name))
+    queries.append(docs[11][1][:6])
+    scanned = []
+    scan = index._top_k_scan
+    index._top_k_scan = lambda *args: scanned.append(1) or scan(*args)
     for q in queries:
         for k in (1, 10, 30):
             assert index.search(q, k) == index.search_dense(q, k)
         exclude = {rng.choice(docs)[0], docs[0][0]}
         assert index.search(q, 10, exclude=exclude) == index.search_dense(q, 10, exclude=exclude)
-    assert calls["_top_k_impact"] > len(queries) and calls["_impact_theta"] > calls["_top_k_impact"]
+    assert len(scanned) == 4 * len(queries)
+    twin_query = docs[11][1][:6]
+    top = [pid for pid, _ in index.search(twin_query, 30)]
+    first = top.index(docs[11][0])
+    assert top[first : first + 13] == [docs[11][0]] + [f"twin-{i}" for i in range(12)]
+    # Ties at the cut: the earlier papers are kept.
+    alone = {docs[11][0]}
+    assert index.search(twin_query, 4, alone) == index.search_dense(twin_query, 4, alone)
+    assert [p for p, _ in index.search(twin_query, 4, alone)] == [f"twin-{i}" for i in range(4)]
+    assert not index._scratch.any()  # the shared accumulator is left clean for the next question
     live = [t for _, t in docs[:4_000]] + [t * 3 for _, t in docs[4_000:]]
     live[7] = docs[9][1]
+    live += [docs[11][1]] * 12
     okapi = BM25Okapi(live)
     position = {pid: i for i, (pid, _) in enumerate(docs)}
+    position.update({f"twin-{i}": len(docs) + i for i in range(12)})
     for q in queries[:8]:
         scores = okapi.get_scores(q)
         for pid, score in index.search(q, 10):
