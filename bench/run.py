@@ -6,8 +6,9 @@
 Prints one JSON line per size (and appends it to --out). `--phases serve --keep` re-measures a kept
 bench/out/work-N, never deleted (its index rebuilt first if its format is stale: that shows in startup_s).
 Phases, all through the real code paths:
-  import  upsert_papers(iter_file(jsonl)) per file, then sync_index, as `paperbot import` does
-          (parse = time waiting for the next record, upsert = the rest)
+  import  upsert_papers(iter_file(jsonl)) per file, each committed file's papers counted by
+          IndexSync's pool meanwhile, as `paperbot import` does (parse = time waiting for the next
+          record, upsert = the rest, index = what is left after the last file)
   serve   open_db + Answers(db, path) (bot start-up), then `Answers.ask` over varied questions,
           snippets included (a warm-up pass, then the timed pass); every query's pruned top-10 is
           checked against the dense path; then 50 new papers and `Answers.refresh()`
@@ -80,7 +81,7 @@ def phase_generate(args) -> dict:
 def phase_import(args) -> dict:
     from store import db as store_db
     from store.importers import iter_file
-    from store.index import index_dir, sync_index
+    from store.index import IndexSync, index_dir
 
     db_path = args.work / "papers.db"
     if args.work.exists():
@@ -105,15 +106,21 @@ def phase_import(args) -> dict:
 
     t0 = time.perf_counter()
     db = store_db.open_db(db_path)
+    sync = IndexSync(db, db_path)
     for f in files:  # streamed into one transaction per file, as `paperbot import` does
         t = time.perf_counter()
         before = parse_s
         store_db.upsert_papers(db, timed(iter_file(f)), name=f.name)
         upsert_s += time.perf_counter() - t - (parse_s - before)
+        sync.committed()  # the pool counts this file's papers while the next one is written
     t = time.perf_counter()
-    index = sync_index(db, db_path)
+    index = sync.finish()
     index_s = time.perf_counter() - t
     total = time.perf_counter() - t0
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     n = store_db.paper_count(db)
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return {
@@ -123,6 +130,9 @@ def phase_import(args) -> dict:
         "import_parse_s": round(parse_s, 2),
         "import_upsert_s": round(upsert_s, 2),
         "import_index_s": round(index_s, 2),
+        # CPU seconds: this process (parse waits, upserts, segments) and its pools (parse, count)
+        "import_cpu_main_s": round(me.ru_utime + me.ru_stime, 1),
+        "import_cpu_pools_s": round(kids.ru_utime + kids.ru_stime, 1),
         "import_peak_rss_mb": round(rss_mb()),
         "vocabulary": len(index.vocab),
         "postings": int(sum(len(s.docs) for s in index.segments)),

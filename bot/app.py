@@ -113,6 +113,8 @@ async def post_init(app: Application) -> None:
         jobs = schedule_pushes(app.job_queue, answers, settings.push_time, settings.timezone)
         log.info("daily push: %s", ", ".join(job.name for job in jobs))
         app.job_queue.run_repeating(refresh_index, interval=REFRESH_SECONDS, name="refresh")
+    # Big collections: compile the index's scan in the background, not on the first question.
+    app.bot_data["warm_up"] = asyncio.create_task(asyncio.to_thread(answers.index.warm_up))
     figures = answers.stats()
     log.info(
         "@%s ready: %s papers; %s",

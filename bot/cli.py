@@ -60,9 +60,10 @@ def cli(ctx: click.Context, db_path: str | None) -> None:
 @click.pass_obj
 def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Import listing text, HF daily-papers JSON, arXiv Atom or JSON Lines files."""
-    from store.index import sync_index
+    from store.index import IndexSync
 
     db = ctx.db(seed=False)
+    sync = IndexSync(db, ctx.db_path)  # counts each committed file's papers while the next imports
     totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0}
     files = []
     for path in paths:
@@ -78,7 +79,8 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
         files.append({"path": path, **result.__dict__})
         if not as_json:
             click.echo(f"{path}: {result}")
-    sync_index(db, ctx.db_path)
+        sync.committed()
+    sync.finish()
     if as_json:
         emit({**totals, "files": files})
     else:

@@ -229,14 +229,18 @@ def _union_json(old: str | None, new: str) -> str:
     """Two JSON lists of strings as one, order kept, no repeats."""
     items = json.loads(old) if old else []
     items += [x for x in json.loads(new) if x not in items]
-    return json.dumps(items, ensure_ascii=False)
+    return _json_list(items)
+
+
+# One encoder for every row: `json.dumps(..., ensure_ascii=False)` builds a new one per call.
+_json_list = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _row(rec: dict[str, Any]) -> dict[str, Any]:
     """A record's columns as stored (lists as JSON text)."""
     row = {k: rec.get(k) for k in ("arxiv_id", "version", *_MERGED, "source")}
-    row["authors"] = json.dumps(rec.get("authors") or [], ensure_ascii=False)
-    row["keywords"] = json.dumps(rec.get("keywords") or [], ensure_ascii=False)
+    row["authors"] = _json_list(rec.get("authors") or [])
+    row["keywords"] = _json_list(rec.get("keywords") or [])
     row["title_norm"] = normalize_title(rec["title"])
     row["id"] = rec.get("id") or rec.get("arxiv_id") or title_id(rec["title"])
     return row

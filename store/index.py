@@ -56,7 +56,7 @@ EPSILON = 0.25
 TITLE_WEIGHT = 3  # a title counts as this many copies of itself in the document's token list
 INDEX_FORMAT = 5  # 3: acronym definitions kept with the index; 5: no impact-ordered lists
 MERGE_SEGMENTS = 8
-SYNC_BATCH = 200_000  # papers per segment while (re)building; the segments are merged at the end
+SYNC_BATCH = 200_000  # papers per segment while (re)building
 SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
 POOL_MIN = 50_000  # papers to index at once before tokenizing in a pool of processes (one per core)
 POOL_CHUNK = 10_000  # papers per task of that pool
@@ -133,7 +133,7 @@ class Analysed(NamedTuple):
     """Documents counted by a worker process, with term numbers of its own (`terms`)."""
 
     paper_ids: list[str]
-    last_seq: int
+    last_seq: int  # every paper changed up to this seq is counted
     terms: list[str]
     tids: np.ndarray
     tfs: np.ndarray
@@ -527,6 +527,14 @@ class Index:
         else:
             docs = self._top_k(weights, k, excluded)
         return [(self.doc_ids[d], s) for d, s in docs]
+
+    def warm_up(self) -> None:
+        """Ready the compiled scan now (compiled, or loaded from numba's cache) when the collection
+        is big enough to use it, so the first long question does not wait for it."""
+        if len(self.doc_ids) >= SCAN_PART_MIN:
+            from store import kernels
+
+            kernels.warm()
 
     def _postings_count(self, weights: list[tuple[int, float]]) -> int:
         return sum(seg.count(tid) for tid, _ in weights for seg in self.segments)
@@ -992,31 +1000,128 @@ def sync_index(db, db_path: Path | str | None, index: Index | None = None) -> In
 
     `db_path` None keeps the index in memory only.
     """
-    from store import db as store_db
+    return IndexSync(db, db_path, index).finish()
 
-    folder = index_dir(db_path) if db_path else None
-    db_uuid = store_db.db_uuid(db)
-    if index is None and folder is not None:
-        index = Index.load(folder)
-    if index is None or index.db_uuid != db_uuid or index.covered_seq > store_db.max_seq(db):
-        index = Index()
-        index.db_uuid = db_uuid
-        if folder is not None and folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-    processes = min(os.cpu_count() or 1, 4)
-    pending = db.execute(
-        "select count(*) from papers where seq > ?", [index.covered_seq]
-    ).fetchone()[0]
-    batches = 0
-    if pending >= POOL_MIN and processes > 1 and db_path and Path(db_path).exists():
-        for parts in _analysed_in_pool(db, Path(db_path), index.covered_seq, processes):
-            index.add_analysed(parts)
-            for part in parts:
-                index.acronyms.extend(part.acronyms)
-                index.covered_seq = max(index.covered_seq, part.last_seq)
-            batches += 1
-    else:
-        rows = store_db.iter_for_index(db, index.covered_seq)
+
+class IndexSync:
+    """The index kept current while papers are written, e.g. by `paperbot import` of many files:
+    after each committed file, `committed()` hands the changed papers to a pool of processes that
+    count them while the writer goes on with the next file; `finish()` adds the rest and saves.
+
+    Papers are counted in seq order and added in that order, so a paper changed again later is
+    counted again and its newer version wins, as in `Index.add`.
+    """
+
+    def __init__(self, db, db_path: Path | str | None, index: Index | None = None) -> None:
+        from store import db as store_db
+
+        self.db, self.db_path = db, Path(db_path) if db_path else None
+        self.folder = index_dir(db_path) if db_path else None
+        db_uuid = store_db.db_uuid(db)
+        if index is None and self.folder is not None:
+            index = Index.load(self.folder)
+        if index is None or index.db_uuid != db_uuid or index.covered_seq > store_db.max_seq(db):
+            index = Index()
+            index.db_uuid = db_uuid
+            if self.folder is not None and self.folder.exists():
+                shutil.rmtree(self.folder, ignore_errors=True)
+        self.index = index
+        self.submitted = index.covered_seq  # papers up to this seq are counted or being counted
+        self.processes = min(os.cpu_count() or 1, 4)
+        self.batches = 0  # segments added
+        self._pool = None
+        self._flight: deque = deque()  # results of the pool, in seq order
+        self._parts: list[Analysed] = []  # counted, waiting for a segment's worth
+        self._size = 0
+
+    def _pending(self) -> int:
+        return self.db.execute(
+            "select count(*) from papers where seq > ?", [self.submitted]
+        ).fetchone()[0]
+
+    def committed(self) -> None:
+        """Papers were committed: count them in the pool if there are enough to be worth it."""
+        if self._pool is not None or self._pending() >= POOL_MIN:
+            self._submit()
+        self._collect(wait=False)
+
+    def finish(self) -> Index:
+        """Every paper changed so far added; the segments of a bulk load merged; saved."""
+        try:
+            if self._pool is not None or self._pending() >= POOL_MIN:
+                self._submit()
+            self._collect(wait=True)
+        finally:
+            self._close()
+        self._add_in_process()
+        # A bulk load keeps its segments of SYNC_BATCH papers (folded by `Index.add`'s policy as
+        # more come): merging them all into one costs a copy of every posting in memory (6 GB at
+        # 1M papers) and time, and the scan and MaxScore cost about the same over a few segments.
+        if self.batches and self.folder is not None:
+            # A read-only data dir still answers from memory; the next writable start saves.
+            with contextlib.suppress(OSError):
+                self.index.save(self.folder)
+        return self.index
+
+    def _submit(self) -> None:
+        """Queue the papers changed after `submitted` to the pool, POOL_CHUNK papers a task."""
+        if self.processes < 2 or self.db_path is None or not self.db_path.exists():
+            return
+        seqs = [
+            r[0]
+            for r in self.db.execute(
+                "select seq from papers where seq > ? order by seq", [self.submitted]
+            )
+        ]
+        if not seqs:
+            return
+        bounds = [self.submitted] + seqs[POOL_CHUNK - 1 :: POOL_CHUNK]
+        if bounds[-1] != seqs[-1]:
+            bounds.append(seqs[-1])
+        del seqs
+        if self._pool is None:
+            # Never fork a process that runs threads (a parse pool's, the bot's).
+            method = "fork" if threading.active_count() == 1 else "spawn"
+            self._pool = multiprocessing.get_context(method).Pool(self.processes)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            self._flight.append(self._pool.apply_async(_analyse_range, (str(self.db_path), lo, hi)))
+        self.submitted = bounds[-1]
+
+    def _collect(self, wait: bool) -> None:
+        """Take the pool's results in order (all of them when `wait`, else those ready), adding a
+        segment per SYNC_BATCH papers."""
+        while self._flight and (wait or self._flight[0].ready()):
+            part = self._flight.popleft().get()
+            self._parts.append(part)
+            self._size += len(part.paper_ids)
+            if self._size >= SYNC_BATCH:
+                self._add_parts()
+        if wait:
+            self._add_parts()
+
+    def _add_parts(self) -> None:
+        if not self._parts:
+            return
+        self.index.add_analysed(self._parts)
+        for part in self._parts:
+            self.index.acronyms.extend(part.acronyms)
+            self.index.covered_seq = max(self.index.covered_seq, part.last_seq)
+        self.batches += 1
+        self._parts, self._size = [], 0
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+        self._flight.clear()
+
+    def _add_in_process(self) -> None:
+        """The papers changed after the pool's last range (few), counted here."""
+        from store import db as store_db
+
+        index = self.index
+        rows = store_db.iter_for_index(self.db, index.covered_seq)
         while True:
             batch: list[tuple[str, Counted]] = []
             for paper_id, seq, title, abstract, links in rows:
@@ -1029,16 +1134,9 @@ def sync_index(db, db_path: Path | str | None, index: Index | None = None) -> In
             if not batch:
                 break
             index.add(batch)
-            batches += 1
+            self.batches += 1
             if len(batch) < SYNC_BATCH:
                 break
-    if batches > 1:
-        index.merge()  # a bulk load: one segment for the queries
-    if batches and folder is not None:
-        # A read-only data dir still answers from memory; the next writable start saves.
-        with contextlib.suppress(OSError):
-            index.save(folder)
-    return index
 
 
 def _analyse_range(db_path: str, after: int, until: int) -> Analysed:
@@ -1050,18 +1148,16 @@ def _analyse_range(db_path: str, after: int, until: int) -> Analysed:
     try:
         docs = _Documents({}, [])
         acronyms: list[str] = []
-        last = after
-        for paper_id, seq, title, abstract, links in store_db.iter_for_index(conn, after, until):
+        for paper_id, _seq, title, abstract, links in store_db.iter_for_index(conn, after, until):
             docs.add(paper_id, count_document(title, abstract, links))
             if "(" in abstract or "(" in title:
                 acronyms.extend(definitions_in(f"{title}. {abstract}"))
-            last = max(last, seq)
     finally:
         conn.close()
     tids, tfs, distinct, lengths = docs.arrays()
     return Analysed(
         docs.paper_ids,
-        last,
+        until,  # a paper of the range changed since has a later seq: a later range counts it
         docs.terms,
         tids.astype(np.int32),
         tfs.astype(np.int32),
@@ -1069,36 +1165,3 @@ def _analyse_range(db_path: str, after: int, until: int) -> Analysed:
         lengths,
         acronyms,
     )
-
-
-def _analysed_in_pool(db, db_path: Path, after: int, processes: int):
-    """Lists of `Analysed` parts (about SYNC_BATCH papers each, in seq order) for the papers changed
-    after `after`, counted by a pool of processes; a few ranges in flight, so memory stays bounded."""
-    seqs = [r[0] for r in db.execute("select seq from papers where seq > ? order by seq", [after])]
-    bounds = [after] + seqs[POOL_CHUNK - 1 :: POOL_CHUNK]
-    if bounds[-1] != seqs[-1]:
-        bounds.append(seqs[-1])
-    del seqs
-    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
-    method = "fork" if threading.active_count() == 1 else "spawn"  # never fork a threaded process
-    with multiprocessing.get_context(method).Pool(processes) as pool:
-        flight: deque = deque()
-        batch: list[Analysed] = []
-        size = 0
-        todo = iter(ranges)
-        for lo, hi in todo:
-            flight.append(pool.apply_async(_analyse_range, (str(db_path), lo, hi)))
-            if len(flight) >= 2 * processes:
-                break
-        while flight:
-            part = flight.popleft().get()
-            for lo, hi in todo:
-                flight.append(pool.apply_async(_analyse_range, (str(db_path), lo, hi)))
-                break
-            batch.append(part)
-            size += len(part.paper_ids)
-            if size >= SYNC_BATCH:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch

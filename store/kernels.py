@@ -60,3 +60,16 @@ def _worst(best_d: np.ndarray, best_s: np.ndarray, n: int) -> int:
         if best_s[i] < best_s[w] or (best_s[i] == best_s[w] and best_d[i] > best_d[w]):
             w = i
     return w
+
+
+def warm() -> None:
+    """Compile both loops (or load them from numba's on-disk cache) for the array types the index
+    passes: read-only memory-mapped postings, a writable accumulator."""
+    docs = np.zeros(1, dtype=np.int32)
+    tfs = np.ones(1, dtype=np.uint16)
+    docs.setflags(write=False)
+    tfs.setflags(write=False)
+    out = np.zeros(1)
+    accumulate(out, docs, tfs, np.ones(1), 1.0, 2.5)
+    accumulate(out, docs.copy(), tfs.copy(), np.ones(1), 1.0, 2.5)  # segments built in memory
+    take_top(out, np.ones(1, dtype=bool), 1, 0)
