@@ -153,7 +153,7 @@ class Segment:
 
     offsets: np.ndarray  # int64, len = n_terms_at_build + 1
     docs: np.ndarray  # int32 document numbers
-    tfs: np.ndarray  # uint16 term frequencies
+    tfs: np.ndarray  # term frequencies: uint8 when all fit (abstracts: always), else uint16
     maxc: np.ndarray  # float64 per term
     lo: int
     hi: int
@@ -202,7 +202,7 @@ class Segment:
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(tids, minlength=n_terms), out=offsets[1:])
         docs = docs.astype(np.int32)
-        tfs = tfs.astype(np.uint16)
+        tfs = tfs.astype(_tf_dtype(int(tfs.max()) if len(tfs) else 0))
         return Segment(
             offsets,
             docs,
@@ -229,7 +229,12 @@ def _max_contrib(
 
 
 _EMPTY_I = np.zeros(0, dtype=np.int32)
-_EMPTY_F = np.zeros(0, dtype=np.uint16)
+_EMPTY_F = np.zeros(0, dtype=np.uint8)
+
+
+def _tf_dtype(largest: int) -> type:
+    """The smallest unsigned type for term frequencies up to `largest` (a sixth less memory)."""
+    return np.uint8 if largest <= np.iinfo(np.uint8).max else np.uint16
 
 
 class Index:
@@ -426,7 +431,7 @@ class Index:
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(total, out=offsets[1:])
         docs = np.empty(int(offsets[-1]), dtype=np.int32)
-        tfs = np.empty(int(offsets[-1]), dtype=np.uint16)
+        tfs = np.empty(int(offsets[-1]), dtype=np.result_type(*(s.tfs.dtype for s in segs)))
         before = np.zeros(n_terms, dtype=np.int64)
         for seg, c in zip(segs, counts, strict=True):
             start = np.zeros(n_terms, dtype=np.int64)

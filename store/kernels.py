@@ -65,11 +65,12 @@ def _worst(best_d: np.ndarray, best_s: np.ndarray, n: int) -> int:
 def warm() -> None:
     """Compile both loops (or load them from numba's on-disk cache) for the array types the index
     passes: read-only memory-mapped postings, a writable accumulator."""
-    docs = np.zeros(1, dtype=np.int32)
-    tfs = np.ones(1, dtype=np.uint16)
-    docs.setflags(write=False)
-    tfs.setflags(write=False)
     out = np.zeros(1)
-    accumulate(out, docs, tfs, np.ones(1), 1.0, 2.5)
-    accumulate(out, docs.copy(), tfs.copy(), np.ones(1), 1.0, 2.5)  # segments built in memory
+    for tf_type in (np.uint8, np.uint16):
+        docs = np.zeros(1, dtype=np.int32)
+        tfs = np.ones(1, dtype=tf_type)
+        accumulate(out, docs, tfs, np.ones(1), 1.0, 2.5)  # segments built in this process
+        docs.setflags(write=False)
+        tfs.setflags(write=False)
+        accumulate(out, docs, tfs, np.ones(1), 1.0, 2.5)
     take_top(out, np.ones(1, dtype=bool), 1, 0)

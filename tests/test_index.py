@@ -472,3 +472,24 @@ def test_compiled_scan_of_common_terms_equals_dense(monkeypatch):
         scores = okapi.get_scores(q)
         for pid, score in index.search(q, 10):
             assert abs(scores[position[pid]] - score) <= 1e-9
+
+
+def test_term_frequencies_over_255_keep_their_value_across_segments_and_merges():
+    """Postings store tfs in one byte when they fit; a segment with a larger tf keeps two, and a
+    merge of both kinds keeps every count: scores stay BM25Okapi's."""
+    docs = [(f"p{i}", ["graph", "neural", f"w{i % 7}"] * (1 + i % 3)) for i in range(40)]
+    long_doc = ("spam", ["graph"] * 300 + ["neural"])
+    index = Index()
+    index.add(docs[:20])
+    index.add(docs[20:] + [long_doc])
+    assert [s.tfs.dtype for s in index.segments] == [np.uint8, np.uint16]
+    okapi = BM25Okapi([t for _, t in docs] + [long_doc[1]])
+    for q in (["graph"], ["graph", "neural", "w3"]):
+        expected = okapi.get_scores(q)
+        for merged in (False, True):
+            if merged:
+                index.merge()
+                assert index.segments[0].tfs.dtype == np.uint16
+            assert np.allclose(index.scores(q), expected, rtol=0, atol=1e-9)
+            assert index.search(q, 3) == index.search_dense(q, 3)
+    assert index.term_frequencies("spam")["graph"] == 300
