@@ -106,16 +106,16 @@ def phase_import(args) -> dict:
 
     t0 = time.perf_counter()
     db = store_db.open_db(db_path)
-    sync = IndexSync(db, db_path)
-    for f in files:  # streamed into one transaction per file, as `paperbot import` does
+    with IndexSync(db, db_path) as sync:
+        for f in files:  # streamed into one transaction per file, as `paperbot import` does
+            t = time.perf_counter()
+            before = parse_s
+            store_db.upsert_papers(db, timed(iter_file(f)), name=f.name)
+            upsert_s += time.perf_counter() - t - (parse_s - before)
+            sync.committed()  # the pool counts this file's papers while the next one is written
         t = time.perf_counter()
-        before = parse_s
-        store_db.upsert_papers(db, timed(iter_file(f)), name=f.name)
-        upsert_s += time.perf_counter() - t - (parse_s - before)
-        sync.committed()  # the pool counts this file's papers while the next one is written
-    t = time.perf_counter()
-    index = sync.finish()
-    index_s = time.perf_counter() - t
+        index = sync.finish()
+        index_s = time.perf_counter() - t
     total = time.perf_counter() - t0
     me, kids = (
         resource.getrusage(resource.RUSAGE_SELF),

@@ -63,24 +63,25 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
     from store.index import IndexSync
 
     db = ctx.db(seed=False)
-    sync = IndexSync(db, ctx.db_path)  # counts each committed file's papers while the next imports
-    totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0}
-    files = []
-    for path in paths:
-        try:
-            result = import_with_progress(db, path)
-        except (FormatError, store_db.StoreError) as exc:
-            totals["refused"] += 1
-            files.append({"path": path, "refused": str(exc)})
-            click.echo(f"{path}: refused: {exc}", err=True)
-            continue
-        for key in ("new", "updated", "unchanged"):
-            totals[key] += getattr(result, key)
-        files.append({"path": path, **result.__dict__})
-        if not as_json:
-            click.echo(f"{path}: {result}")
-        sync.committed()
-    sync.finish()
+    # The pool counts each committed file's papers while the next file is written.
+    with IndexSync(db, ctx.db_path) as sync:
+        totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0}
+        files = []
+        for path in paths:
+            try:
+                result = import_with_progress(db, path)
+            except (FormatError, store_db.StoreError) as exc:
+                totals["refused"] += 1
+                files.append({"path": path, "refused": str(exc)})
+                click.echo(f"{path}: refused: {exc}", err=True)
+                continue
+            for key in ("new", "updated", "unchanged"):
+                totals[key] += getattr(result, key)
+            files.append({"path": path, **result.__dict__})
+            if not as_json:
+                click.echo(f"{path}: {result}")
+            sync.committed()
+        sync.finish()
     if as_json:
         emit({**totals, "files": files})
     else:

@@ -340,10 +340,10 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
             if old["id"] not in status:
                 result.unchanged += 1
             continue
-        if merged != old:
-            seq += 1
-            merged.update(updated_at=now, seq=seq)
-            old.update(merged)
+        # Changed fields or new links (the index reads those too): a new seq, so it is re-indexed.
+        seq += 1
+        merged.update(updated_at=now, seq=seq)
+        old.update(merged)
         status.setdefault(old["id"], "updated")
         batch[old["id"]] = old
         links.setdefault(old["id"], []).extend(new_links)

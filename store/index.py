@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -39,7 +40,7 @@ import uuid
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -49,6 +50,8 @@ import numpy as np
 from store.expansion import definitions_in
 from store.files import save_array, write_text
 from store.text import TOKENIZER_VERSION, tokenize
+
+log = logging.getLogger(__name__)
 
 K1 = 1.5
 B = 0.75
@@ -527,7 +530,10 @@ class Index:
             scores[excluded] = 0.0
             hits = np.flatnonzero(scores > 0)
             docs = _best(hits, scores[hits], k)
-        elif self._postings_count(weights) >= max(SCAN_MIN, SCAN_RATIO * len(self.doc_ids)):
+        elif (
+            self._postings_count(weights) >= max(SCAN_MIN, SCAN_RATIO * len(self.doc_ids))
+            and _kernels() is not None
+        ):
             docs = self._top_k_scan(weights, k, excluded)
         else:
             docs = self._top_k(weights, k, excluded)
@@ -535,11 +541,11 @@ class Index:
 
     def warm_up(self) -> None:
         """Ready the compiled scan now (compiled, or loaded from numba's cache) when the collection
-        is big enough to use it, so the first long question does not wait for it."""
-        if len(self.doc_ids) >= SCAN_PART_MIN:
-            from store import kernels
-
-            kernels.warm()
+        is big enough for a question to need it, so that question does not wait for it."""
+        if sum(len(seg.docs) for seg in self.segments) >= SCAN_MIN:
+            kernels = _kernels()
+            if kernels is not None:
+                kernels.warm()
 
     def _postings_count(self, weights: list[tuple[int, float]]) -> int:
         return sum(seg.count(tid) for tid, _ in weights for seg in self.segments)
@@ -564,9 +570,12 @@ class Index:
             if parts == 1:
                 found = [self._scan_part(*jobs[0])]
             else:
-                pool = _scan_pool()
-                futures = [pool.submit(self._scan_part, *job) for job in jobs[1:]]
-                found = [self._scan_part(*jobs[0])] + [f.result() for f in futures]
+                futures = [_scan_pool().submit(self._scan_part, *job) for job in jobs[1:]]
+                try:
+                    first = self._scan_part(*jobs[0])
+                finally:  # never leave the lock while other threads still write the scratch
+                    wait(futures)
+                found = [first] + [f.result() for f in futures]
         docs = np.concatenate([d for d, _ in found])
         scores = np.concatenate([s for _, s in found])
         return _best(docs, scores, k)
@@ -581,26 +590,24 @@ class Index:
         hi: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`_top_k_scan` over documents lo..hi-1 (numba releases the GIL: parts run in parallel)."""
-        from store import kernels
-
+        kernels = _kernels()
         norm = self.stats()[2]
-        for tid, weight in weights:
-            for seg in self.segments:
-                if seg.hi <= lo or seg.lo >= hi:
-                    continue
-                docs, tfs = seg.postings(tid)
-                if len(docs):
-                    a, b = (  # same dtype as docs, or numpy converts all of docs first
-                        np.searchsorted(docs, np.array([lo, hi], dtype=docs.dtype))
-                        if seg.lo < lo or seg.hi > hi
-                        else (0, None)
-                    )
-                    kernels.accumulate(out, docs[a:b], tfs[a:b], norm, weight, K1 + 1)
-        ex = excluded[(excluded >= lo) & (excluded < hi)]
-        out[ex] = 0.0
         try:
+            for tid, weight in weights:
+                for seg in self.segments:
+                    if seg.hi <= lo or seg.lo >= hi:
+                        continue
+                    docs, tfs = seg.postings(tid)
+                    if len(docs):
+                        a, b = (  # same dtype as docs, or numpy converts all of docs first
+                            np.searchsorted(docs, np.array([lo, hi], dtype=docs.dtype))
+                            if seg.lo < lo or seg.hi > hi
+                            else (0, None)
+                        )
+                        kernels.accumulate(out, docs[a:b], tfs[a:b], norm, weight, K1 + 1)
+            out[excluded[(excluded >= lo) & (excluded < hi)]] = 0.0
             return kernels.take_top(out[lo:hi], self.alive[lo:hi], k, lo)
-        finally:
+        finally:  # the scratch is all zeros between questions, whatever happened
             out[lo:hi] = 0.0
 
     def scores_of(self, weights: dict[str, float], paper_ids: Iterable[str]) -> dict[str, float]:
@@ -917,6 +924,23 @@ class Index:
         return index
 
 
+_KERNELS: list = []  # [store.kernels module, or None when numba cannot load]
+
+
+def _kernels():
+    """The compiled loops, imported on first use; None (and MaxScore for every question, still
+    exact, only slower on common words) if numba cannot load or compile here."""
+    if not _KERNELS:
+        try:
+            from store import kernels
+
+            _KERNELS.append(kernels)
+        except Exception as exc:  # an unusable numba must not stop the answers
+            log.warning("compiled scan unavailable, using MaxScore only: %s", exc)
+            _KERNELS.append(None)
+    return _KERNELS[0]
+
+
 _SCAN_POOL: ThreadPoolExecutor | None = None
 _SCAN_POOL_LOCK = threading.Lock()
 
@@ -1035,6 +1059,7 @@ class IndexSync:
         self.processes = min(os.cpu_count() or 1, 4)
         self.batches = 0  # segments added
         self._pool = None
+        self._todo: deque = deque()  # (after, until] seq ranges not yet given to the pool
         self._flight: deque = deque()  # results of the pool, in seq order
         self._parts: list[Analysed] = []  # counted, waiting for a segment's worth
         self._size = 0
@@ -1051,7 +1076,7 @@ class IndexSync:
         self._collect(wait=False)
 
     def finish(self) -> Index:
-        """Every paper changed so far added; the segments of a bulk load merged; saved."""
+        """Every paper changed so far added, and saved."""
         try:
             if self._pool is not None or self._pending() >= POOL_MIN:
                 self._submit()
@@ -1069,7 +1094,7 @@ class IndexSync:
         return self.index
 
     def _submit(self) -> None:
-        """Queue the papers changed after `submitted` to the pool, POOL_CHUNK papers a task."""
+        """Queue the papers changed after `submitted` for the pool, POOL_CHUNK papers a task."""
         if self.processes < 2 or self.db_path is None or not self.db_path.exists():
             return
         seqs = [
@@ -1088,15 +1113,23 @@ class IndexSync:
             # Never fork a process that runs threads (a parse pool's, the bot's).
             method = "fork" if threading.active_count() == 1 else "spawn"
             self._pool = multiprocessing.get_context(method).Pool(self.processes)
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            self._flight.append(self._pool.apply_async(_analyse_range, (str(self.db_path), lo, hi)))
+        self._todo.extend(zip(bounds[:-1], bounds[1:], strict=True))
         self.submitted = bounds[-1]
+        self._fill()
+
+    def _fill(self) -> None:
+        """Keep up to a segment's worth of ranges in the pool: results wait in memory until
+        the writer collects them, between files."""
+        while self._todo and len(self._flight) < max(2 * self.processes, SYNC_BATCH // POOL_CHUNK):
+            lo, hi = self._todo.popleft()
+            self._flight.append(self._pool.apply_async(_analyse_range, (str(self.db_path), lo, hi)))
 
     def _collect(self, wait: bool) -> None:
         """Take the pool's results in order (all of them when `wait`, else those ready), adding a
         segment per SYNC_BATCH papers."""
         while self._flight and (wait or self._flight[0].ready()):
             part = self._flight.popleft().get()
+            self._fill()
             self._parts.append(part)
             self._size += len(part.paper_ids)
             if self._size >= SYNC_BATCH:
@@ -1114,12 +1147,19 @@ class IndexSync:
         self.batches += 1
         self._parts, self._size = [], 0
 
+    def __enter__(self) -> IndexSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()  # an import that failed midway: no worker outlives it
+
     def _close(self) -> None:
         if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
         self._flight.clear()
+        self._todo.clear()
 
     def _add_in_process(self) -> None:
         """The papers changed after the pool's last range (few), counted here."""
@@ -1146,27 +1186,43 @@ class IndexSync:
 
 def _analyse_range(db_path: str, after: int, until: int) -> Analysed:
     """Count the documents of papers with after < seq <= until, reading them with a connection of
-    its own (run in a worker process: tokenizing is most of the cost of indexing)."""
+    its own (run in a worker process: tokenizing is most of the cost of indexing).
+
+    The whole range is counted at once: term numbers in order of first occurrence (as
+    `_Documents.add` numbers them) by C-level dict passes, (document, term) counts by numpy,
+    instead of a Counter and a term map per paper."""
     from store import db as store_db
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    paper_ids: list[str] = []
+    lengths: list[int] = []
+    tokens: list[str] = []
+    acronyms: list[str] = []
     try:
-        docs = _Documents({}, [])
-        acronyms: list[str] = []
         for paper_id, _seq, title, abstract, links in store_db.iter_for_index(conn, after, until):
-            docs.add(paper_id, count_document(title, abstract, links))
+            doc = document_tokens(title, abstract, links)
+            paper_ids.append(paper_id)
+            lengths.append(len(doc))
+            tokens += doc
             if "(" in abstract or "(" in title:
                 acronyms.extend(definitions_in(f"{title}. {abstract}"))
     finally:
         conn.close()
-    tids, tfs, distinct, lengths = docs.arrays()
+    terms = list(dict.fromkeys(tokens))
+    vocab = dict(zip(terms, range(len(terms)), strict=True))
+    tids = np.fromiter(map(vocab.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    del tokens, vocab
+    docs = np.repeat(np.arange(len(paper_ids), dtype=np.int64), lengths)
+    keys, tfs = np.unique(docs * max(len(terms), 1) + tids, return_counts=True)
+    del docs, tids
+    doc_of_key = keys // max(len(terms), 1)
     return Analysed(
-        docs.paper_ids,
+        paper_ids,
         until,  # a paper of the range changed since has a later seq: a later range counts it
-        docs.terms,
-        tids.astype(np.int32),
+        terms,
+        (keys - doc_of_key * max(len(terms), 1)).astype(np.int32),
         tfs.astype(np.int32),
-        distinct.astype(np.int32),
-        lengths,
+        np.bincount(doc_of_key, minlength=len(paper_ids)).astype(np.int32),
+        np.asarray(lengths, dtype=np.float64),
         acronyms,
     )

@@ -493,3 +493,61 @@ def test_term_frequencies_over_255_keep_their_value_across_segments_and_merges()
             assert np.allclose(index.scores(q), expected, rtol=0, atol=1e-9)
             assert index.search(q, 3) == index.search_dense(q, 3)
     assert index.term_frequencies("spam")["graph"] == 300
+
+
+def test_a_paper_that_only_gains_a_link_is_indexed_again(tmp_path):
+    """Links not written in the abstract are part of the indexed text: a re-import that only adds
+    one must reach the index (the paper gets a new seq), as a rebuild would."""
+    from store.importers.jsonl import iter_records
+
+    path = tmp_path / "papers.db"
+    db = store_db.open_db(path)
+    paper = {"id": "2401.00001", "title": "Sparse Probing", "abstract": "We probe models."}
+    others = [{"title": f"Other {n}", "abstract": f"Unrelated work {n}."} for n in range(3)]
+    store_db.upsert_papers(db, iter_records(json.dumps(p) for p in [paper, *others]))
+    index = sync_index(db, path)
+    assert "zanzibarnet" not in index.term_frequencies("2401.00001")
+    linked = dict(paper, links=[{"url": "https://github.com/lab/zanzibarnet", "kind": "code"}])
+    result = store_db.upsert_papers(db, iter_records([json.dumps(linked)]))
+    assert result.updated == 1
+    index = sync_index(db, path, index)
+    assert "zanzibarnet" in index.term_frequencies("2401.00001")
+    assert [p for p, _ in index.search(["zanzibarnet"])] == ["2401.00001"]
+
+
+def test_questions_of_common_words_without_numba_are_answered_by_maxscore(synthetic, monkeypatch):
+    """If numba cannot load on a machine, every question still gets the exact answer."""
+    index, docs = synthetic
+    monkeypatch.setattr(index_mod, "SCAN_MIN", 0)
+    monkeypatch.setattr(index_mod, "SCAN_RATIO", 0)
+    monkeypatch.setattr(index_mod, "_KERNELS", [None])
+    monkeypatch.setattr(index, "_top_k_scan", None)  # would raise if called
+    for q in sample_queries([t for _, t in docs], 20, random.Random(4)):
+        assert index.search(q, 10) == index.search_dense(q, 10)
+
+
+def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
+    """An error inside one slice of the scan (memory, interrupt) fails that question only: the
+    accumulator shared by every question is zeroed and the next question is exact."""
+    from store import kernels
+
+    index, docs = synthetic
+    monkeypatch.setattr(index_mod, "SCAN_MIN", 0)
+    monkeypatch.setattr(index_mod, "SCAN_RATIO", 0)
+    monkeypatch.setattr(index_mod, "SCAN_THREADS", 2)
+    monkeypatch.setattr(index_mod, "SCAN_PART_MIN", 10)
+    real = kernels.accumulate
+    calls = []
+
+    def flaky(*args):
+        calls.append(1)
+        real(*args)
+        if len(calls) == 3:
+            raise MemoryError("simulated")
+
+    monkeypatch.setattr(kernels, "accumulate", flaky)
+    q = docs[3][1][:8]
+    with pytest.raises(MemoryError):
+        index.search(q, 10)
+    assert not index._scratch.any()
+    assert index.search(q, 10) == index.search_dense(q, 10)

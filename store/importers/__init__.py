@@ -6,6 +6,7 @@ so a broken file is refused whole before anything is written.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import multiprocessing
@@ -130,20 +131,35 @@ def _parse_lines(first_no: int, lines: list[str]) -> list[Record]:
     return list(jsonl.iter_records(lines, first_no))
 
 
+_POOL: list = []  # the parse pool, created on first use and kept for the process's later files
+_POOL_LOCK = threading.Lock()
+
+
+def _parse_pool(processes: int):
+    """One pool for every big file this process reads: `paperbot import` of forty files starts
+    its workers once (a pool started after the index's pool must spawn: slow to start)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            method = "fork" if threading.active_count() == 1 else "spawn"  # never fork threads
+            pool = multiprocessing.get_context(method).Pool(processes)
+            atexit.register(pool.terminate)  # before the interpreter tears its modules down
+            _POOL.append(pool)
+        return _POOL[0]
+
+
 def _parsed_in_pool(lines: Iterator[str], processes: int) -> Iterator[Record]:
     """`jsonl.iter_records(lines)` with the parsing (json, cleaning, links) done by a pool of
     processes: records in order, the first bad line's error raised after the records before it,
     a few chunks in flight so memory stays bounded."""
-    method = "fork" if threading.active_count() == 1 else "spawn"  # never fork a threaded process
-    with multiprocessing.get_context(method).Pool(processes) as pool:
-        flight: deque = deque()
-        no = 1
-        while True:
-            chunk = list(itertools.islice(lines, POOL_LINES))
-            if chunk:
-                flight.append(pool.apply_async(_parse_lines, (no, chunk)))
-                no += len(chunk)
-            if flight and (not chunk or len(flight) > 2 * processes):
-                yield from flight.popleft().get()
-            elif not chunk:
-                return
+    pool = _parse_pool(processes)
+    flight: deque = deque()
+    no = 1
+    while True:
+        chunk = list(itertools.islice(lines, POOL_LINES))
+        if chunk:
+            flight.append(pool.apply_async(_parse_lines, (no, chunk)))
+            no += len(chunk)
+        if flight and (not chunk or len(flight) > 2 * processes):
+            yield from flight.popleft().get()
+        elif not chunk:
+            return
