@@ -215,14 +215,23 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
             continue
         if field == "keywords" and not newer:
             merged[field] = _union_json(old.get(field), value)
-        elif newer or old.get(field) in (None, "", "[]"):
+        elif newer or _empty(old, field):
             merged[field] = value
+    if newer and rec.get("abstract"):
+        merged["raw"] = rec.get("raw")  # None: the same as the new abstract
     if rec.get("arxiv_id") and not old.get("arxiv_id"):
         merged["arxiv_id"] = rec["arxiv_id"]
     if newer:
         merged["version"] = rec["version"]
     merged["title_norm"] = normalize_title(merged["title"])
     return merged
+
+
+def _empty(row: dict[str, Any], field: str) -> bool:
+    """A stored field with nothing in it (a None raw text is the abstract itself: not empty)."""
+    if field == "raw" and row.get(field) is None:
+        return not row.get("abstract")
+    return row.get(field) in (None, "", "[]")
 
 
 def _union_json(old: str | None, new: str) -> str:
@@ -243,6 +252,8 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
     row["keywords"] = _json_list(rec.get("keywords") or [])
     row["title_norm"] = normalize_title(rec["title"])
     row["id"] = rec.get("id") or rec.get("arxiv_id") or title_id(rec["title"])
+    if row["raw"] == row["abstract"]:
+        row["raw"] = None  # the text as imported is kept only when cleaning changed it
     return row
 
 
@@ -407,6 +418,8 @@ def ensure_seeded(db: sqlite_utils.Database) -> ImportResult | None:
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
+    if "raw" in row and row["raw"] is None:
+        row["raw"] = row.get("abstract")  # stored only when it differs (see `_row`)
     for field in ("authors", "keywords"):
         row[field] = json.loads(row[field]) if row.get(field) else []
     return row

@@ -63,6 +63,7 @@ SYNC_BATCH = 200_000  # papers per segment while (re)building
 SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
 POOL_MIN = 50_000  # papers to index at once before tokenizing in a pool of processes (one per core)
 POOL_CHUNK = 10_000  # papers per task of that pool
+COUNT_NICENESS = 3  # the counting workers' scheduling priority, below the importing process
 THETA_SAMPLE = 32  # with 4k, the best candidates scored exactly to set the top-k threshold
 SLACK = 1e-9  # relative safety margin on bounds and thresholds (float rounding is ~1e-16)
 SCAN_MIN = 200_000  # questions reading this many postings, and ...
@@ -1112,7 +1113,11 @@ class IndexSync:
         if self._pool is None:
             # Never fork a process that runs threads (a parse pool's, the bot's).
             method = "fork" if threading.active_count() == 1 else "spawn"
-            self._pool = multiprocessing.get_context(method).Pool(self.processes)
+            # Counting can wait; the writer and the parser cannot: the workers run at a lower
+            # priority, so they take the CPU the import leaves (~40% of it) instead of slowing it.
+            self._pool = multiprocessing.get_context(method).Pool(
+                self.processes, initializer=os.nice, initargs=(COUNT_NICENESS,)
+            )
         self._todo.extend(zip(bounds[:-1], bounds[1:], strict=True))
         self.submitted = bounds[-1]
         self._fill()

@@ -333,3 +333,22 @@ def test_link_extraction_matches_scanning_the_whole_text(text):
             seen.add(url.lower())
             expected.append(url)
     assert [link["url"] for link in extract_links(text)] == expected
+
+
+def test_raw_text_is_stored_only_when_cleaning_changed_it(tmp_path):
+    """Most abstracts need no cleaning: their raw text is not stored twice (half the database),
+    yet every paper still exports its raw text, and re-importing the export changes nothing."""
+    from store.importers.jsonl import iter_records
+
+    db = store_db.open_db(tmp_path / "p.db")
+    clean = {"id": "a1", "title": "Plain", "abstract": "Nothing to clean here."}
+    latex = {"id": "a2", "title": "Ours: A Model", "abstract": "We gain 5\\% with \\ours."}
+    store_db.upsert_papers(db, iter_records(json.dumps(p) for p in (clean, latex)))
+    stored = dict(db.execute("select id, raw from papers").fetchall())
+    assert stored == {"a1": None, "a2": "We gain 5\\% with \\ours."}
+    exported = {p["id"]: p for p in store_db.iter_export(db)}
+    assert exported["a1"]["raw"] == exported["a1"]["abstract"] == "Nothing to clean here."
+    assert exported["a2"]["raw"] == "We gain 5\\% with \\ours."
+    assert exported["a2"]["abstract"] == "We gain 5% with Ours."
+    again = store_db.upsert_papers(db, iter_records(json.dumps(p) for p in exported.values()))
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 2)

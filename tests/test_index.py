@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -537,12 +538,12 @@ def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
     monkeypatch.setattr(index_mod, "SCAN_THREADS", 2)
     monkeypatch.setattr(index_mod, "SCAN_PART_MIN", 10)
     real = kernels.accumulate
-    calls = []
+    calls = itertools.count()  # next() is atomic: the slices call from two threads
 
     def flaky(*args):
-        calls.append(1)
+        n = next(calls)
         real(*args)
-        if len(calls) == 3:
+        if n == 2:
             raise MemoryError("simulated")
 
     monkeypatch.setattr(kernels, "accumulate", flaky)
