@@ -413,14 +413,21 @@ class Index:
             self.segments = [self._merged(self.segments)]
 
     def _merge_tail(self) -> None:
-        """Fold the newest segments together, log-structured: small ones merge, a big one stays."""
-        sizes = [len(s.docs) for s in self.segments]
+        """Fold the newest small segments together, log-structured: small ones merge, a big one
+        stays. A segment of SYNC_BATCH papers or more (a bulk load's) is never rewritten: folding
+        it in would copy every posting of the collection in memory, in the bot's refresh."""
+        first = len(self.segments)
+        while first > 0 and self.segments[first - 1].hi - self.segments[first - 1].lo < SYNC_BATCH:
+            first -= 1
+        sizes = [len(s.docs) for s in self.segments[first:]]
+        if len(sizes) < 2:
+            return
         i = len(sizes) - 2
         total = sizes[-1] + sizes[-2]
         while i > 0 and sizes[i - 1] <= 4 * total:
             i -= 1
             total += sizes[i]
-        self.segments = self.segments[:i] + [self._merged(self.segments[i:])]
+        self.segments = self.segments[: first + i] + [self._merged(self.segments[first + i :])]
 
     def _merged(self, segs: list[Segment]) -> Segment:
         """Consecutive segments as one, without sorting: a term's postings are concatenated in

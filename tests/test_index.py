@@ -190,6 +190,26 @@ def test_merge_keeps_scores(seed):
         assert many.search(q, 10) == many.search_dense(q, 10)
 
 
+def test_daily_adds_never_rewrite_a_bulk_segment(seed, monkeypatch):
+    """After a bulk load, small daily segments fold among themselves; the bulk-sized ones are
+    left as they are (rewriting them would copy the whole collection in the bot's refresh)."""
+    *_, ids, corpus = seed
+    monkeypatch.setattr(index_mod, "SYNC_BATCH", 20)
+    monkeypatch.setattr(index_mod, "MERGE_SEGMENTS", 4)
+    pairs = list(zip(ids, corpus, strict=True))
+    index = Index()
+    for start in range(0, 60, 20):  # three "bulk" segments of SYNC_BATCH papers
+        index.add(pairs[start : start + 20])
+    bulk = list(index.segments)
+    for start in range(60, len(pairs), 2):  # then many small days
+        index.add(pairs[start : start + 2])
+        assert index.segments[:3] == bulk  # the very same objects: never merged or copied
+    assert len(index.segments) <= 3 + index_mod.MERGE_SEGMENTS
+    one = Index()
+    one.add(pairs)
+    assert_same_scores(one, index, sample_queries(corpus, 30, random.Random(9)))
+
+
 def test_save_load_round_trip_then_append(seed, tmp_path):
     *_, ids, corpus = seed
     pairs = list(zip(ids, corpus, strict=True))
