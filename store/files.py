@@ -7,6 +7,8 @@ renamed over the old one, so a crash leaves the previous version or the new one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,3 +26,23 @@ def write_text(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+@contextmanager
+def folder_lock(folder: Path, exclusive: bool) -> Iterator[None]:
+    """An advisory lock on a derived folder (flock on `<folder>/.lock`): one process saves at a time
+    and none loads mid-save, as the bot and a `paperbot import` may both keep the same index.
+    Where it cannot be taken (a read-only folder, no flock), the files' own checks still hold."""
+    try:
+        import fcntl
+
+        handle = open(folder / ".lock", "a+b")  # noqa: SIM115 (held across the yield)
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

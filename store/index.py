@@ -48,7 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from store.expansion import definitions_in
-from store.files import save_array, write_text
+from store.files import folder_lock, save_array, write_text
 from store.text import TOKENIZER_VERSION, tokenize
 
 log = logging.getLogger(__name__)
@@ -839,11 +839,16 @@ class Index:
 
     def save(self, folder: Path) -> None:
         """Write new segments, the small arrays, append new ids and terms, then meta.json (the
-        commit point: it records how much of each file is valid)."""
+        commit point: it records how much of each file is valid), holding the folder's lock."""
         folder.mkdir(parents=True, exist_ok=True)
+        with folder_lock(folder, exclusive=True):
+            self._save(folder)
+
+    def _save(self, folder: Path) -> None:
         for seg in self.segments:
-            if not seg.name:
-                seg.name = uuid.uuid4().hex[:12]
+            # Also rewrite a segment whose files another process's save removed.
+            if not seg.name or not (folder / f"seg-{seg.name}-docs.npy").exists():
+                seg.name = seg.name or uuid.uuid4().hex[:12]
                 for part in _PARTS:
                     save_array(folder / f"seg-{seg.name}-{part}.npy", getattr(seg, part))
         save_array(folder / "df.npy", self.df)
@@ -886,6 +891,13 @@ class Index:
     @classmethod
     def load(cls, folder: Path) -> Index | None:
         """A saved index, memory-mapped; None when absent, stale in format, or inconsistent."""
+        if not folder.is_dir():
+            return None
+        with folder_lock(folder, exclusive=False):
+            return cls._load(folder)
+
+    @classmethod
+    def _load(cls, folder: Path) -> Index | None:
         try:
             meta = json.loads((folder / "meta.json").read_text())
             if (meta["format"], meta["tokenizer"], meta["title_weight"]) != (

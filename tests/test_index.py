@@ -572,3 +572,33 @@ def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
         index.search(q, 10)
     assert not index._scratch.any()
     assert index.search(q, 10) == index.search_dense(q, 10)
+
+
+def test_two_processes_saving_the_same_index_folder_leave_it_loadable(tmp_path):
+    """The bot and a `paperbot import` both keep `<db>.index/`: whichever saves last, the folder
+    holds a complete index (a segment whose files the other one's save removed is written again)."""
+    from store.importers.jsonl import iter_records
+
+    path = tmp_path / "papers.db"
+    db = store_db.open_db(path)
+    store_db.ensure_seeded(db)
+    bot = sync_index(db, path)
+    cli = Index.load(index_dir(path))
+
+    def add(n: int) -> None:
+        papers = [
+            {"title": f"Fresh paper {n}-{i}", "abstract": f"Topic {n} idea {i}."} for i in range(5)
+        ]
+        store_db.upsert_papers(db, iter_records(json.dumps(p) for p in papers))
+
+    add(1)
+    bot = sync_index(db, path, bot)  # saves its new segment
+    add(2)
+    cli = sync_index(db, path, cli)  # saves its own view: the bot's segment files go
+    add(3)
+    bot = sync_index(db, path, bot)  # the bot's older segment must be written again
+    loaded = Index.load(index_dir(path))
+    assert loaded is not None and loaded.size == bot.size == 91 + 15
+    fresh = sync_index(db, None, Index())
+    for q in (["fresh", "paper"], ["topic", "3", "idea"], ["linear", "map", "imag"]):
+        assert [p for p, _ in loaded.search(q, 10)] == [p for p, _ in fresh.search(q, 10)]
