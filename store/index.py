@@ -207,15 +207,20 @@ class Segment:
         np.cumsum(np.bincount(tids, minlength=n_terms), out=offsets[1:])
         docs = docs.astype(np.int32)
         tfs = tfs.astype(_tf_dtype(int(tfs.max()) if len(tfs) else 0))
-        return Segment(
-            offsets,
-            docs,
-            tfs,
-            _max_contrib(offsets, docs, tfs, norm),
-            lo,
-            hi,
-            avgdl,
-        )
+        return Segment.bounded(offsets, docs, tfs, norm, lo, hi, avgdl)
+
+    @staticmethod
+    def bounded(
+        offsets: np.ndarray,
+        docs: np.ndarray,
+        tfs: np.ndarray,
+        norm: np.ndarray,
+        lo: int,
+        hi: int,
+        avgdl: float,
+    ) -> Segment:
+        """A segment of these CSR postings with its per-term bounds (`maxc`) computed."""
+        return Segment(offsets, docs, tfs, _max_contrib(offsets, docs, tfs, norm), lo, hi, avgdl)
 
 
 def _max_contrib(
@@ -460,15 +465,7 @@ class Index:
             docs, tfs = docs[keep], tfs[keep]
             offsets[1:] = np.cumsum(np.bincount(tid, minlength=n_terms))
         avgdl, norm = self._lengths()
-        return Segment(
-            offsets,
-            docs,
-            tfs,
-            _max_contrib(offsets, docs, tfs, norm),
-            lo,
-            hi,
-            avgdl,
-        )
+        return Segment.bounded(offsets, docs, tfs, norm, lo, hi, avgdl)
 
     # ------------------------------------------------------------ queries
 
