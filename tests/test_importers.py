@@ -352,3 +352,10 @@ def test_raw_text_is_stored_only_when_cleaning_changed_it(tmp_path):
     assert exported["a2"]["abstract"] == "We gain 5% with Ours."
     again = store_db.upsert_papers(db, iter_records(json.dumps(p) for p in exported.values()))
     assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_a_field_of_control_characters_only_is_missing():
+    """Hypothesis found it: "\\x1b" is not whitespace, so it passed the check, then cleaning left an
+    empty abstract that was imported as a paper."""
+    with pytest.raises(FormatError, match="item 1: missing abstract"):
+        parse_text(json.dumps([{"paper": {"title": "0", "summary": "\x1b"}}]))

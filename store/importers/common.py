@@ -37,6 +37,10 @@ def make_record(
     title = text_field(title, "title", where, required=True)
     abstract_raw = text_field(abstract, "abstract", where, required=True)
     title = collapse_spaces(title)
+    abstract = clean_abstract(abstract_raw, title)
+    for name, value in (("title", title), ("abstract", abstract)):
+        if not value:  # only control characters: nothing left once cleaned
+            raise FormatError(f"{where}: missing {name}")
     links = extract_links(abstract_raw + " " + link_text)
     seen = {link["url"].lower() for link in links}
     for link in extra_links or []:
@@ -47,7 +51,7 @@ def make_record(
         "arxiv_id": arxiv_id,
         "version": version,
         "title": title,
-        "abstract": clean_abstract(abstract_raw, title),
+        "abstract": abstract,
         "raw": raw if raw is not None else abstract_raw,
         "authors": str_list(authors, "authors", where),
         "keywords": str_list(keywords, "keywords", where),
