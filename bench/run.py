@@ -134,7 +134,7 @@ def phase_import(args) -> dict:
         "import_cpu_main_s": round(me.ru_utime + me.ru_stime, 1),
         "import_cpu_pools_s": round(kids.ru_utime + kids.ru_stime, 1),
         "import_peak_rss_mb": round(rss_mb()),
-        "vocabulary": len(index.vocab),
+        "vocabulary": len(index.terms),
         "postings": int(sum(len(s.docs) for s in index.segments)),
         "db_mb": round(dir_mb(db_path), 1),
         "index_mb": round(dir_mb(index_dir(db_path)), 1),

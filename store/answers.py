@@ -199,11 +199,16 @@ class Answers:
     def refresh(self) -> int:
         """Index papers added since the last call (after an import or a fetch); returns the count."""
         with self._lock:
-            before = len(self.index.doc_ids)
+            before = len(self.index.ids)
             self.index = sync_index(self.db, self.db_path, self.index)
             if self.encoder is not None:
                 self.vectors = sem.sync_vectors(self.db, self.db_path, self.encoder, self.vectors)
-            return len(self.index.doc_ids) - before
+            return len(self.index.ids) - before
+
+    def _alive(self, paper_id: str) -> bool:
+        """The paper is in the index and not replaced or removed."""
+        doc = self.index.ids.get(paper_id)
+        return doc is not None and bool(self.index.alive[doc])
 
     # ------------------------------------------------------------ relevance
 
@@ -215,7 +220,7 @@ class Answers:
         unseen = self.index.unseen_idf()
         out = {}
         for term in dict.fromkeys(terms):
-            tid = self.index.vocab.get(term)
+            tid = self.index.terms.get(term)
             known = tid is not None and self.index.df[tid] > 0
             out[term] = max(self.index.idf_of(term), 0.0) if known else unseen
         return out
@@ -262,13 +267,13 @@ class Answers:
     def _expand(self, terms: list[str]) -> qexp.Expansion:
         if not self.expansion:
             return qexp.expand(terms, [])
-        known = self.index.vocab.__contains__
+        known = self.index.terms.__contains__
         return qexp.expand(terms, self.vocabularies(), known=known)
 
     def _lexical(self, weights: dict[str, float]) -> np.ndarray:
         """BM25 with weighted query terms: sum of weight * BM25Okapi's score of the term alone.
         With every weight 1 per occurrence this is BM25Okapi.get_scores itself."""
-        out = np.zeros(len(self.index.doc_ids))
+        out = np.zeros(len(self.index.ids))
         for term, weight in weights.items():
             if weight:
                 out += weight * self.index.scores([term])
@@ -333,9 +338,7 @@ class Answers:
             similarity = {
                 pid: float(sims[self.vectors.row_of[pid]])
                 for pid in wanted
-                if pid in self.vectors.row_of
-                and pid in self.index.doc_of
-                and self.index.alive[self.index.doc_of[pid]]
+                if pid in self.vectors.row_of and self._alive(pid)
             }
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
         spec = self._specificity(terms)

@@ -21,6 +21,32 @@ def save_array(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def write_tail(path: Path, head: bytes, tail: bytes, append: bool) -> int:
+    """Make `path` hold `head` then `tail`. With `append` (the file is known to start with
+    `head`), it is cut to `head` and `tail` written after it in place; else the whole is written
+    anew, atomically. Returns the valid length: bytes past it, from an interrupted append, are
+    ignored by readers and cut by the next append."""
+    if append and path.exists():
+        with open(path, "r+b") as fh:
+            fh.truncate(len(head))
+            fh.seek(len(head))
+            fh.write(tail)
+    else:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(head + tail)
+        os.replace(tmp, path)
+    return len(head) + len(tail)
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of `path`; ValueError if it is shorter (not what its meta says)."""
+    with open(path, "rb") as fh:
+        data = fh.read(size)
+    if len(data) != size:
+        raise ValueError(f"{path.name} is shorter than its index says")
+    return data
+
+
 def write_text(path: Path, text: str) -> None:
     """Path.write_text, atomically."""
     tmp = path.with_suffix(path.suffix + ".tmp")

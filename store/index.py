@@ -48,7 +48,8 @@ from typing import NamedTuple
 import numpy as np
 
 from store.expansion import definitions_in
-from store.files import folder_lock, save_array, write_text
+from store.files import folder_lock, read_head, save_array, write_tail, write_text
+from store.strtable import StringTable
 from store.text import TOKENIZER_VERSION, tokenize
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,11 @@ def count_document(title: str, abstract: str, link_text: str = "") -> Counted:
 
 
 class _Documents:
-    """Documents being counted for a segment: term numbers from `vocab` (new terms appended to it and
-    to `terms` in order of first occurrence), tfs, distinct terms and length per document."""
+    """Documents being counted for a segment: term numbers from `terms` (new terms added to it in
+    order of first occurrence), tfs, distinct terms and length per document."""
 
-    def __init__(self, vocab: dict[str, int], terms: list[str]) -> None:
-        self.vocab, self.terms = vocab, terms
+    def __init__(self, terms: StringTable) -> None:
+        self.terms = terms
         self.paper_ids: list[str] = []
         self.tids = array("q")
         self.tfs = array("q")
@@ -106,21 +107,17 @@ class _Documents:
         self.lengths = array("d")
 
     def add(self, paper_id: str, tokens: list[str] | Counted) -> None:
-        vocab = self.vocab
         self.paper_ids.append(paper_id)
         if type(tokens) is Counted:
             keys, values, length = tokens
         else:
             counts = Counter(tokens)
             keys, values, length = list(counts), counts.values(), len(tokens)
-        ids = list(map(vocab.get, keys))
+        ids = self.terms.get_many(keys)
         if None in ids:
             for i, term in enumerate(keys):
                 if ids[i] is None:
-                    ids[i] = vocab.get(term)
-                    if ids[i] is None:
-                        ids[i] = vocab[term] = len(self.terms)
-                        self.terms.append(term)
+                    ids[i] = self.terms.number(term)
         self.tids.extend(ids)
         self.tfs.extend(values)
         self.distinct.append(len(keys))
@@ -250,11 +247,9 @@ class Index:
     """An exact BM25Okapi index over paper ids, kept current as papers are added or changed."""
 
     def __init__(self) -> None:
-        self.vocab: dict[str, int] = {}
-        self._terms: list[str] = []
+        self.terms = StringTable()  # term strings by number
         self.df = np.zeros(0, dtype=np.int64)
-        self.doc_ids: list[str] = []
-        self.doc_of: dict[str, int] = {}
+        self.ids = StringTable()  # paper id by document number (a re-added paper: its last one)
         self.doc_len = np.zeros(0, dtype=np.float64)
         self.alive = np.zeros(0, dtype=bool)
         self.segments: list[Segment] = []
@@ -306,7 +301,7 @@ class Index:
 
     def idf_of(self, term: str) -> float:
         """A term's idf, 0 for terms the collection lacks (BM25Okapi's `idf.get(q) or 0`)."""
-        tid = self.vocab.get(term)
+        tid = self.terms.get(term)
         return float(self.stats()[0][tid]) if tid is not None else 0.0
 
     def unseen_idf(self) -> float:
@@ -319,7 +314,7 @@ class Index:
     def add(self, papers: Iterable[tuple[str, list[str] | Counted]]) -> int:
         """Add (paper_id, tokens) pairs as one new segment; a known id is retired and re-added.
         `tokens` is the document's token list, or the same already counted (`Counted`)."""
-        docs = _Documents(self.vocab, self._terms)
+        docs = _Documents(self.terms)
         for paper_id, tokens in papers:
             docs.add(paper_id, tokens)
         return self._add_documents(docs.paper_ids, *docs.arrays())
@@ -330,14 +325,11 @@ class Index:
         paper_ids: list[str] = []
         tids, tfs, distinct, lengths = [], [], [], []
         for part in parts:
-            ids = list(map(self.vocab.get, part.terms))
-            if (
-                None in ids
-            ):  # new terms numbered in order of first occurrence, as `add` numbers them
+            ids = self.terms.get_many(part.terms)
+            if None in ids:  # new terms numbered in order of first occurrence, as `add` does
                 for i, term in enumerate(part.terms):
                     if ids[i] is None:
-                        ids[i] = self.vocab[term] = len(self._terms)
-                        self._terms.append(term)
+                        ids[i] = self.terms.add(term)
             tids.append(np.asarray(ids, dtype=np.int64)[part.tids])
             paper_ids += part.paper_ids
             tfs.append(part.tfs)
@@ -359,18 +351,17 @@ class Index:
     ) -> int:
         """The new segment of documents `paper_ids`: (term id, tf) pairs per document, in order
         (`distinct` of them each), and their lengths."""
-        vocab = self.vocab
-        first = len(self.doc_ids)
+        ids = self.ids
+        first = len(ids)
         retire: list[int] = []  # documents of earlier segments replaced by this batch
         replaced: list[int] = []  # documents of this batch replaced again within it
-        doc_of = self.doc_of
-        for paper_id in paper_ids:
-            old = doc_of.get(paper_id)
+        batch: dict[str, int] = {}
+        for paper_id, old in zip(paper_ids, ids.get_many(paper_ids), strict=True):
+            old = batch.get(paper_id, old)
             if old is not None:
                 (replaced if old >= first else retire).append(old)
-            doc_of[paper_id] = len(self.doc_ids)
-            self.doc_ids.append(paper_id)
-        added = len(self.doc_ids) - first
+            batch[paper_id] = ids.add(paper_id)
+        added = len(ids) - first
         if not added:
             return 0
         if retire:
@@ -385,9 +376,9 @@ class Index:
         if replaced:
             keep = self.alive[d]
             t, d, f = t[keep], d[keep], f[keep]
-        self.df = _grow(self.df, len(vocab))
+        self.df = _grow(self.df, len(self.terms))
         avgdl, norm = self._lengths()
-        segment = Segment.build(t, d, f, len(vocab), first, first + added, norm, avgdl)
+        segment = Segment.build(t, d, f, len(self.terms), first, first + added, norm, avgdl)
         self.df += np.diff(segment.offsets)
         self._stats = None
         self.segments.append(segment)
@@ -437,7 +428,7 @@ class Index:
     def _merged(self, segs: list[Segment]) -> Segment:
         """Consecutive segments as one, without sorting: a term's postings are concatenated in
         segment order, which is document order."""
-        n_terms = len(self.vocab)
+        n_terms = len(self.terms)
         counts = []
         for seg in segs:
             c = np.zeros(n_terms, dtype=np.int64)
@@ -474,7 +465,7 @@ class Index:
         idf = self.stats()[0]
         counts: dict[int, int] = {}
         for token in tokens:
-            tid = self.vocab.get(token)
+            tid = self.terms.get(token)
             if tid is not None:
                 counts[tid] = counts.get(tid, 0) + 1
         return [(tid, c * float(idf[tid])) for tid, c in counts.items() if idf[tid] != 0]
@@ -484,7 +475,7 @@ class Index:
         idf = self.stats()[0]
         out = []
         for term, weight in weights.items():
-            tid = self.vocab.get(term)
+            tid = self.terms.get(term)
             if tid is not None and weight and idf[tid] != 0:
                 out.append((tid, weight * float(idf[tid])))
         return out
@@ -495,7 +486,7 @@ class Index:
 
     def _dense(self, weights: list[tuple[int, float]]) -> np.ndarray:
         _idf, _avgdl, norm = self.stats()
-        out = np.zeros(len(self.doc_ids))
+        out = np.zeros(len(self.ids))
         for tid, weight in weights:
             for seg in self.segments:
                 docs, tfs = seg.postings(tid)
@@ -524,11 +515,10 @@ class Index:
         exclude: set[str] | None,
         dense: bool = False,
     ):
-        if not self.doc_ids or k <= 0 or not weights:
+        if not len(self.ids) or k <= 0 or not weights:
             return []
-        excluded = np.asarray(
-            sorted(self.doc_of[p] for p in exclude or () if p in self.doc_of), dtype=np.int64
-        )
+        found = self.ids.get_many(list(exclude or ()))
+        excluded = np.asarray(sorted(d for d in found if d is not None), dtype=np.int64)
         if dense or any(w <= 0 for _, w in weights):
             # Tiny collections can have negative idfs; bounds assume positive ones.
             scores = self._dense(weights)
@@ -536,13 +526,13 @@ class Index:
             hits = np.flatnonzero(scores > 0)
             docs = _best(hits, scores[hits], k)
         elif (
-            self._postings_count(weights) >= max(SCAN_MIN, SCAN_RATIO * len(self.doc_ids))
+            self._postings_count(weights) >= max(SCAN_MIN, SCAN_RATIO * len(self.ids))
             and _kernels() is not None
         ):
             docs = self._top_k_scan(weights, k, excluded)
         else:
             docs = self._top_k(weights, k, excluded)
-        return [(self.doc_ids[d], s) for d, s in docs]
+        return [(self.ids[d], s) for d, s in docs]
 
     def warm_up(self) -> None:
         """Ready the compiled scan now (compiled, or loaded from numba's cache) when the collection
@@ -561,7 +551,7 @@ class Index:
         """The dense path compiled (`store.kernels`), one slice of the documents per core: every
         posting is scored in `_dense`'s order, so the scores are bit-identical to it. Faster than
         pruning when the terms fill most papers."""
-        n = len(self.doc_ids)
+        n = len(self.ids)
         parts = min(SCAN_THREADS, max(1, n // SCAN_PART_MIN))
         cuts = [n * i // parts for i in range(parts + 1)]
         with self._scratch_lock:
@@ -618,12 +608,12 @@ class Index:
     def scores_of(self, weights: dict[str, float], paper_ids: Iterable[str]) -> dict[str, float]:
         """`search_weighted`'s scores of just these papers (live ones; unknown ids left out), from
         their postings by binary search: the cost follows the papers asked about, not the collection."""
-        docs = {self.doc_of[p] for p in paper_ids if p in self.doc_of}
+        docs = set(self.ids.get_many(list(paper_ids))) - {None}
         cands = np.asarray(sorted(d for d in docs if self.alive[d]), dtype=np.int64)
         if not len(cands):
             return {}
         scores = self._exact(self.weighted(weights), cands)
-        return {self.doc_ids[d]: s for d, s in zip(cands.tolist(), scores.tolist(), strict=True)}
+        return {self.ids[d]: s for d, s in zip(cands.tolist(), scores.tolist(), strict=True)}
 
     def search_dense(
         self, tokens: list[str], k: int = 10, exclude: set[str] | None = None
@@ -670,8 +660,8 @@ class Index:
                 # each instead of a binary search per candidate).
                 with self._tf_lock:
                     tf_of = self._tf_scratch
-                    if tf_of is None or len(tf_of) < len(self.doc_ids):
-                        tf_of = self._tf_scratch = np.zeros(len(self.doc_ids), dtype=np.uint16)
+                    if tf_of is None or len(tf_of) < len(self.ids):
+                        tf_of = self._tf_scratch = np.zeros(len(self.ids), dtype=np.uint16)
                     tf_of[docs] = tfs
                     out[i0:i1] = tf_of[cands[i0:i1]]
                     tf_of[docs] = 0
@@ -707,12 +697,12 @@ class Index:
         total = sum(len(p[1]) for _, p in parts)
         with self._scratch_lock:
             scratch = self._scratch
-            if scratch is None or len(scratch) < len(self.doc_ids):
-                scratch = self._scratch = np.zeros(len(self.doc_ids))
+            if scratch is None or len(scratch) < len(self.ids):
+                scratch = self._scratch = np.zeros(len(self.ids))
             for w, (_seg, docs, tfs) in parts:
                 tf = tfs.astype(np.float64)
                 scratch[docs] += w * (tf * (K1 + 1) / (tf + norm[docs]))
-            if total * 16 < len(self.doc_ids):
+            if total * 16 < len(self.ids):
                 cands = np.sort(np.concatenate([p[1] for _, p in parts]).astype(np.int64))
                 if len(cands) > 1:
                     cands = cands[np.concatenate(([True], cands[1:] != cands[:-1]))]
@@ -814,10 +804,10 @@ class Index:
 
     def term_frequencies(self, paper_id: str) -> dict[str, int]:
         """A paper's terms and their counts, read back from the postings (for "similar")."""
-        doc = self.doc_of.get(paper_id)
+        doc = self.ids.get(paper_id)
         if doc is None:
             return {}
-        terms = self._terms
+        terms = self.terms
         out: dict[str, int] = {}
         for seg in self.segments:
             if not seg.lo <= doc < seg.hi:
@@ -827,10 +817,6 @@ class Index:
             for tid, tf in zip(tids.tolist(), seg.tfs[positions].tolist(), strict=True):
                 out[terms[tid]] = out.get(terms[tid], 0) + tf
         return out
-
-    def terms(self) -> list[str]:
-        """Term strings by id."""
-        return list(self._terms)
 
     # ------------------------------------------------------------ persistence
 
@@ -852,19 +838,21 @@ class Index:
         save_array(folder / "doc_len.npy", self.doc_len)
         save_array(folder / "alive.npy", self.alive)
         saved = self._saved if self._saved and self._saved.get("folder") == str(folder) else None
-        ids_bytes = _append_lines(folder / "ids.txt", saved, "ids", self.doc_ids, _id_line)
-        terms_bytes = _append_lines(folder / "terms.txt", saved, "terms", self._terms, str)
-        acronym_bytes = _append_lines(
-            folder / "acronyms.txt", saved, "acronyms", self.acronyms, str
+        ids_bytes = self.ids.save(
+            folder / "ids.txt", folder / "ids-keys.npy", saved["ids"] if saved else None
         )
+        terms_bytes = self.terms.save(
+            folder / "terms.txt", folder / "terms-keys.npy", saved["terms"] if saved else None
+        )
+        acronym_bytes = _append_lines(folder / "acronyms.txt", saved, "acronyms", self.acronyms)
         meta = {
             "format": INDEX_FORMAT,
             "tokenizer": TOKENIZER_VERSION,
             "title_weight": TITLE_WEIGHT,
             "covered_seq": self.covered_seq,
             "db_uuid": self.db_uuid,
-            "docs": len(self.doc_ids),
-            "terms": len(self._terms),
+            "docs": len(self.ids),
+            "terms": len(self.terms),
             "ids_bytes": ids_bytes,
             "terms_bytes": terms_bytes,
             "acronyms": len(self.acronyms),
@@ -876,8 +864,8 @@ class Index:
         write_text(folder / "meta.json", json.dumps(meta))
         self._saved = {
             "folder": str(folder),
-            "ids": (len(self.doc_ids), ids_bytes),
-            "terms": (len(self._terms), terms_bytes),
+            "ids": (len(self.ids), ids_bytes),
+            "terms": (len(self.terms), terms_bytes),
             "acronyms": (len(self.acronyms), acronym_bytes),
         }
         keep = {f"seg-{s.name}-{p}.npy" for s in self.segments for p in _PARTS}
@@ -904,11 +892,12 @@ class Index:
             ):
                 return None
             index = cls()
-            index._terms = _read_lines(folder / "terms.txt", meta["terms_bytes"])
-            index.vocab = dict(zip(index._terms, range(len(index._terms)), strict=True))
-            ids = _read_lines(folder / "ids.txt", meta["ids_bytes"])
-            index.doc_ids = [json.loads(x) if x[:1] == '"' else x for x in ids]
-            index.doc_of = dict(zip(index.doc_ids, range(len(index.doc_ids)), strict=True))
+            index.terms = StringTable.load(
+                folder / "terms.txt", folder / "terms-keys.npy", meta["terms"], meta["terms_bytes"]
+            )
+            index.ids = StringTable.load(
+                folder / "ids.txt", folder / "ids-keys.npy", meta["docs"], meta["ids_bytes"]
+            )
             index.acronyms = _read_lines(folder / "acronyms.txt", meta["acronyms_bytes"])
             index.df = np.array(np.load(folder / "df.npy"))
             index.doc_len = np.load(folder / "doc_len.npy")
@@ -922,15 +911,14 @@ class Index:
             index.covered_seq = meta["covered_seq"]
             index.db_uuid = meta.get("db_uuid", "")
             consistent = (
-                len(index._terms) == meta["terms"] == len(index.df) == len(index.vocab)
-                and len(index.doc_ids) == meta["docs"] == len(index.doc_len) == len(index.alive)
+                len(index.terms) == len(index.df)
+                and len(index.ids) == len(index.doc_len) == len(index.alive)
                 and len(index.acronyms) == meta["acronyms"]
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if not consistent:
             return None
-        # doc_of keeps an id's last number: a re-added paper's older numbers are retired.
         index._live = int(index.alive.sum())
         index._saved = {
             "folder": str(folder),
@@ -991,39 +979,17 @@ def _grow(array_: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _id_line(paper_id: str) -> str:
-    """One line of ids.txt: the id itself, or JSON when it could be mistaken (newline, quote)."""
-    if "\n" in paper_id or paper_id[:1] == '"' or "\r" in paper_id:
-        return json.dumps(paper_id)
-    return paper_id
-
-
-def _append_lines(path: Path, saved: dict | None, key: str, items: list[str], line) -> int:
-    """Make `path` hold `line(item)` for each item, one per line; appends to what the last save
-    wrote when it can. Returns the valid byte length (bytes past it, from an interrupted save, are
-    ignored on load and cut by the next save)."""
-    if saved and path.exists():
-        count, size = saved[key]
-        if count <= len(items):
-            data = "".join(line(x) + "\n" for x in items[count:]).encode("utf-8")
-            with open(path, "r+b") as fh:
-                fh.truncate(size)
-                fh.seek(size)
-                fh.write(data)
-            return size + len(data)
-    data = "".join(line(x) + "\n" for x in items).encode("utf-8")
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return len(data)
+def _append_lines(path: Path, saved: dict | None, key: str, items: list[str]) -> int:
+    """Make `path` hold the items, one per line, appending to what the last save wrote when it
+    can; returns the valid byte length (see `write_tail`)."""
+    count = saved[key][0] if saved and saved[key][0] <= len(items) else 0
+    head = "".join(x + "\n" for x in items[:count]).encode()
+    tail = "".join(x + "\n" for x in items[count:]).encode()
+    return write_tail(path, head, tail, append=bool(count) and len(head) == saved[key][1])
 
 
 def _read_lines(path: Path, size: int) -> list[str]:
-    with open(path, "rb") as fh:
-        data = fh.read(size)
-    if len(data) != size:
-        raise ValueError(f"{path.name} is shorter than its index says")
-    lines = data.decode("utf-8").split("\n")
+    lines = read_head(path, size).decode("utf-8").split("\n")
     lines.pop()  # after the last newline
     return lines
 
@@ -1127,6 +1093,9 @@ class IndexSync:
             bounds.append(seqs[-1])
         del seqs
         if self._pool is None:
+            # Millions of lookups ahead: one dict of the saved strings is cheaper than searches.
+            self.index.terms.materialize()
+            self.index.ids.materialize()
             # Never fork a process that runs threads (a parse pool's, the bot's).
             method = "fork" if threading.active_count() == 1 else "spawn"
             # Counting can wait; the writer and the parser cannot: the workers run at a lower

@@ -156,12 +156,12 @@ def test_ranked_equals_dense_scoring_of_the_expanded_query(seed_answers: Answers
         hits = np.flatnonzero(dense > 0)
         hits = hits[np.lexsort((hits, -dense[hits]))][:15]
         top = seed_answers._lexical_top(exp.weights, 15)
-        assert [p for p, _ in top] == [seed_answers.index.doc_ids[d] for d in hits]
+        assert [p for p, _ in top] == [seed_answers.index.ids[d] for d in hits]
         assert np.allclose([s for _, s in top], dense[hits], rtol=1e-12)
 
 
 def test_matching_scores_only_the_given_papers(seed_answers: Answers):
-    ids = seed_answers.index.doc_ids
+    ids = list(seed_answers.index.ids)
     picked = seed_answers.matching("remote sensing", ids)
     assert picked and set(picked) <= set(ids)
     assert seed_answers.matching("remote sensing", [*picked[:1], "no-such-id"]) == picked[:1]
@@ -169,7 +169,7 @@ def test_matching_scores_only_the_given_papers(seed_answers: Answers):
 
 
 def test_term_frequencies_read_back_equal_the_postings(seed_answers: Answers):
-    for pid in seed_answers.index.doc_ids[:20]:
+    for pid in list(seed_answers.index.ids)[:20]:
         assert seed_answers.term_frequencies(pid) == seed_answers.index.term_frequencies(pid)
 
 

@@ -50,7 +50,7 @@ def sample_queries(corpus: list[list[str]], n: int, rng: random.Random) -> list[
 
 def by_id(index: Index, tokens: list[str]) -> dict[str, float]:
     scores = index.scores(tokens)
-    return {pid: float(scores[d]) for pid, d in index.doc_of.items() if index.alive[d]}
+    return {pid: float(scores[d]) for pid, d in index.ids.items() if index.alive[d]}
 
 
 def assert_same_scores(a: Index, b: Index, queries, tol: float = 1e-12) -> None:
@@ -68,7 +68,7 @@ def assert_same_scores(a: Index, b: Index, queries, tol: float = 1e-12) -> None:
 
 def test_scores_equal_bm25okapi_on_seed(seed):
     _db, _path, index, ids, corpus = seed
-    assert index.doc_ids == ids
+    assert list(index.ids) == ids
     okapi = BM25Okapi(corpus)
     for q in sample_queries(corpus, 60, random.Random(1)):
         assert np.abs(okapi.get_scores(q) - index.scores(q)).max() <= 1e-9
@@ -109,7 +109,7 @@ def test_pruned_equals_dense_and_okapi_on_20k_synthetic(synthetic):
     corpus = [t for _, t in docs]
     rng = random.Random(4)
     queries = sample_queries(corpus, 200, rng)
-    common = [t for t, _ in sorted(index.vocab.items(), key=lambda kv: -index.df[kv[1]])[:30]]
+    common = [t for t, _ in sorted(index.terms.items(), key=lambda kv: -index.df[kv[1]])[:30]]
     queries += [
         rng.sample(common, rng.randint(1, 6)) for _ in range(40)
     ]  # the worst case for pruning
@@ -152,7 +152,7 @@ def test_changed_paper_scores_as_corpus_of_its_new_version(seed):
     queries = sample_queries(corpus, 40, random.Random(6)) + [["brandnewterm"], corpus[7][:5]]
     assert_same_scores(index, expected, queries)
     # and against BM25Okapi over the live collection (ids in the changed index's order)
-    live = sorted(index.doc_of.items(), key=lambda kv: kv[1])
+    live = sorted(index.ids.items(), key=lambda kv: kv[1])
     okapi = BM25Okapi([dict(expected_pairs)[p] for p, _ in live])
     for q in queries:
         mine = index.scores(q)
@@ -222,7 +222,7 @@ def test_save_load_round_trip_then_append(seed, tmp_path):
     for q in queries:
         assert loaded.search(q, 10) == index.search(q, 10)
         assert np.array_equal(loaded.scores(q), index.scores(q))
-    assert loaded.doc_ids == index.doc_ids and loaded.vocab == index.vocab
+    assert list(loaded.ids) == list(index.ids) and list(loaded.terms) == list(index.terms)
     # The next save appends; bytes past the committed length (an interrupted save) are ignored.
     loaded.add(pairs[60:] + [(ids[0], corpus[5])])
     with open(tmp_path / "ids.txt", "ab") as fh:
@@ -232,7 +232,7 @@ def test_save_load_round_trip_then_append(seed, tmp_path):
     for q in queries:
         assert again.search(q, 10) == loaded.search(q, 10)
         assert np.array_equal(again.scores(q), loaded.scores(q))
-    assert again.doc_ids == loaded.doc_ids
+    assert list(again.ids) == list(loaded.ids)
 
 
 def test_sync_index_catches_up_with_new_papers(tmp_path):
@@ -254,9 +254,9 @@ def test_sync_index_catches_up_with_new_papers(tmp_path):
     caught_up = sync_index(db, path)
     assert len(caught_up.segments) == 2
     rebuilt = Index.load(index_dir(path))
-    assert rebuilt.doc_ids == caught_up.doc_ids
+    assert list(rebuilt.ids) == list(caught_up.ids)
     assert rebuilt.search(["quokka"], 3) == caught_up.search(["quokka"], 3)
-    assert rebuilt.search(["quokka"], 3)[0][0] == caught_up.doc_ids[-1]
+    assert rebuilt.search(["quokka"], 3)[0][0] == caught_up.ids[-1]
 
 
 def test_stale_format_is_rebuilt(tmp_path):
@@ -267,7 +267,7 @@ def test_stale_format_is_rebuilt(tmp_path):
     meta = index_dir(path) / "meta.json"
     meta.write_text(meta.read_text().replace(f'"format": {INDEX_FORMAT}', '"format": 1'))
     assert Index.load(index_dir(path)) is None
-    assert sync_index(db, path).doc_ids == index.doc_ids
+    assert list(sync_index(db, path).ids) == list(index.ids)
 
 
 # ---------------------------------------------------------------- the tokenizer's fast path
@@ -325,9 +325,9 @@ def test_weighted_search_equals_dense_weighted_sum(synthetic):
         dense = sum(w * index.scores([t]) for t, w in weights.items())
         found = index.search_weighted(weights, 10)
         for pid, score in found:
-            assert abs(dense[index.doc_of[pid]] - score) <= 1e-9
+            assert abs(dense[index.ids.get(pid)] - score) <= 1e-9
         top = np.lexsort((np.arange(len(dense)), -dense))[:10]
-        expected = [(index.doc_ids[d], float(dense[d])) for d in top if dense[d] > 0]
+        expected = [(index.ids[d], float(dense[d])) for d in top if dense[d] > 0]
         assert [p for p, _ in found] == [p for p, _ in expected] or all(
             abs(a[1] - b[1]) <= 1e-9 for a, b in zip(found, expected, strict=True)
         )
@@ -340,8 +340,8 @@ def test_weighted_search_equals_dense_weighted_sum(synthetic):
 
 def _index_state(index: Index):
     return (
-        index.doc_ids,
-        index._terms,
+        list(index.ids),
+        list(index.terms),
         index.df.tolist(),
         index.doc_len.tolist(),
         index.alive.tolist(),
@@ -461,7 +461,7 @@ def test_compiled_scan_of_common_terms_equals_dense(monkeypatch):
     assert index.stats()[1] > max(s.avgdl for s in index.segments[:2])
     corpus = [t for _, t in docs]
     rng = random.Random(6)
-    common = [t for t, _ in sorted(index.vocab.items(), key=lambda kv: -index.df[kv[1]])[:40]]
+    common = [t for t, _ in sorted(index.terms.items(), key=lambda kv: -index.df[kv[1]])[:40]]
     queries = [rng.sample(common, rng.randint(2, 10)) for _ in range(80)]
     queries += [q + rng.sample(common, 3) for q in sample_queries(corpus, 40, rng)]
     queries.append(docs[11][1][:6])
