@@ -601,9 +601,10 @@ class Index:
                         )
                         kernels.accumulate(out, docs[a:b], tfs[a:b], norm, weight, K1 + 1)
             out[excluded[(excluded >= lo) & (excluded < hi)]] = 0.0
-            return kernels.take_top(out[lo:hi], self.alive[lo:hi], k, lo)
-        finally:  # the scratch is all zeros between questions, whatever happened
+            return kernels.take_top(out[lo:hi], self.alive[lo:hi], k, lo)  # zeros `out` too
+        except BaseException:  # the scratch is all zeros between questions, whatever happened
             out[lo:hi] = 0.0
+            raise
 
     def scores_of(self, weights: dict[str, float], paper_ids: Iterable[str]) -> dict[str, float]:
         """`search_weighted`'s scores of just these papers (live ones; unknown ids left out), from

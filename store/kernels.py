@@ -28,7 +28,8 @@ def take_top(
     out: np.ndarray, alive: np.ndarray, k: int, base: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best live documents of `out` with a score > 0 (higher score first, then lower
-    document), in no particular order, numbered from `base`."""
+    document), in no particular order, numbered from `base`. Leaves `out` all zeros (the scratch
+    is ready for the next question without a second pass over it)."""
     best_d = np.empty(k, dtype=np.int64)
     best_s = np.empty(k, dtype=np.float64)
     n = 0
@@ -36,6 +37,7 @@ def take_top(
     floor = 0.0  # what a document must beat: 0, then the worst kept score
     for d in range(out.shape[0]):
         s = out[d]
+        out[d] = 0.0
         if s > floor and alive[d]:  # documents come in ascending order: a tie never displaces
             if n < k:
                 best_d[n] = d + base

@@ -22,6 +22,7 @@ import numpy as np
 
 from store.files import read_head, save_array, write_tail
 
+FOUND_MAX = 100_000  # lookups remembered
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 
@@ -54,6 +55,7 @@ class StringTable:
         self._new: list[str] = []  # strings numbered len(saved) + i, not saved yet
         self._latest: dict[str, int] = {}  # last number of each new string (of all: materialized)
         self._full = False
+        self._found: dict[str, int | None] = {}  # recent lookups in the saved part (`get`)
 
     # ------------------------------------------------------------ reading
 
@@ -80,7 +82,15 @@ class StringTable:
         """The last number of `text`, or `default`."""
         number = self._latest.get(text)
         if number is None and not self._full and self._saved():
-            number = self._find(line_of(text), zlib.crc32(line_of(text)))
+            # A question looks its words up several times (weights, idf, snippets): remember.
+            if text in self._found:
+                number = self._found[text]
+            else:
+                line = line_of(text)
+                number = self._find(line, zlib.crc32(line))
+                if len(self._found) >= FOUND_MAX:
+                    self._found.clear()
+                self._found[text] = number
         return default if number is None else number
 
     def __contains__(self, text: object) -> bool:
@@ -102,8 +112,8 @@ class StringTable:
 
     def _find(self, line: bytes, crc: int) -> int | None:
         key = np.uint64(crc) << _SHIFT
-        lo = int(np.searchsorted(self._keys, key))
-        hi = int(np.searchsorted(self._keys, key | _LOW, side="right"))
+        lo = int(self._keys.searchsorted(key))
+        hi = int(self._keys.searchsorted(key | _LOW, side="right"))
         return self._match(line, lo, hi) if hi > lo else None
 
     def _match(self, line: bytes, lo: int, hi: int) -> int | None:
@@ -158,6 +168,7 @@ class StringTable:
             self._data += data
             self._keys = keys
             self._new = []
+            self._found = {}  # a string not found before may be among the saved ones now
             if not self._full:
                 self._latest = {}
         save_array(keys_path, self._keys)
