@@ -197,3 +197,21 @@ def test_acronyms_and_aliases_grow_with_imports(tmp_path):
     assert answers.repo("zorb-code").results[0].title == "Zorblatt: a test"
     reopened = Answers.open(path)  # mined definitions are saved with the index
     assert len(reopened.vocabularies()[1]) == len(answers.vocabularies()[1])
+
+
+def test_a_subscription_selects_a_paper_by_its_repository_name_as_ask_does(tmp_path):
+    """The code link's words count for the no-answer rule in both `ask` and subscriptions."""
+    from store import db as store_db
+    from store.importers import parse_text
+
+    answers = Answers.open(tmp_path / "papers.db")
+    record = {
+        "id": "x-1",
+        "title": "Sparse routing for mixture experts",
+        "abstract": "We route tokens sparsely across experts and study load balance at scale.",
+        "links": [{"url": "https://github.com/lab/quokkaroute", "kind": "code"}],
+    }
+    store_db.upsert_papers(answers.db, parse_text(json.dumps(record)))
+    answers.refresh()
+    assert answers.ask("quokkaroute").results[0].id == "x-1"
+    assert answers.matching("quokkaroute", ["x-1"]) == ["x-1"]
