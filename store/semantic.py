@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from store.files import save_array, write_text
+from store.files import folder_lock, save_array, write_text
 from store.text import split_sentences
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -206,8 +206,13 @@ class Vectors:
     # ------------------------------------------------------------ persistence
 
     def save(self, folder: Path) -> None:
-        """vectors.npy and owners.txt first, meta.json last as the commit point."""
+        """vectors.npy and owners.txt first, meta.json last as the commit point, holding the
+        folder's lock (the bot and a `paperbot import` may both keep the vectors)."""
         folder.mkdir(parents=True, exist_ok=True)
+        with folder_lock(folder, exclusive=True):
+            self._save(folder)
+
+    def _save(self, folder: Path) -> None:
         save_array(folder / "vectors.npy", self.matrix)
         write_text(folder / "owners.txt", "\n".join(self.owners))
         meta = {
@@ -222,6 +227,13 @@ class Vectors:
     @classmethod
     def load(cls, folder: Path, model: str = MODEL_NAME) -> Vectors | None:
         """Saved vectors; None when absent, of another format or model, or inconsistent."""
+        if not folder.is_dir():
+            return None
+        with folder_lock(folder, exclusive=False):
+            return cls._load(folder, model)
+
+    @classmethod
+    def _load(cls, folder: Path, model: str) -> Vectors | None:
         try:
             meta = json.loads((folder / "meta.json").read_text())
             if meta["format"] != VECTORS_FORMAT or meta["model"] != model:
