@@ -56,12 +56,13 @@ def gist(paper: dict[str, Any], answers: Answers) -> str:
     sentences = split_sentences(paper["abstract"])
     if not sentences:
         return ""
+    terms = [set(tokenize(sentence)) for sentence in sentences]
+    idf = answers.idf(set().union(*terms))
 
-    def telling(sentence: str) -> float:
-        terms = set(tokenize(sentence))
-        return sum(answers.index.idf_of(t) for t in terms) / (len(terms) ** 0.5 or 1)
+    def telling(i: int) -> float:
+        return sum(idf[t] for t in terms[i]) / (len(terms[i]) ** 0.5 or 1)
 
-    return shorten(max(sentences, key=telling), GIST_CHARS)
+    return shorten(sentences[max(range(len(sentences)), key=telling)], GIST_CHARS)
 
 
 def digest_parts(papers: list[dict[str, Any]], more: int, answers: Answers) -> list[DigestPart]:

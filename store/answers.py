@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,6 +198,12 @@ class Answers:
         """The database, held exclusively: the bot's worker threads share one SQLite connection."""
         with self._lock:
             yield self.db
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """Each term's idf in the collection (0 for unknown terms), read under the engine's lock:
+        a refresh may be adding papers in another thread."""
+        with self._lock:
+            return {term: self.index.idf_of(term) for term in terms}
 
     def refresh(self) -> int:
         """Index papers added since the last call (after an import or a fetch); returns the count."""

@@ -58,7 +58,7 @@ K1 = 1.5
 B = 0.75
 EPSILON = 0.25
 TITLE_WEIGHT = 3  # a title counts as this many copies of itself in the document's token list
-INDEX_FORMAT = 5  # 3: acronym definitions kept with the index; 5: no impact-ordered lists
+INDEX_FORMAT = 6  # 3: acronyms kept; 5: no impact-ordered lists; 6: meta.json names the files
 MERGE_SEGMENTS = 8
 SYNC_BATCH = 200_000  # papers per segment while (re)building
 SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
@@ -72,6 +72,8 @@ SCAN_RATIO = 0.2  # ... this many per document, are scored by a compiled scan (`
 SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))  # slices of the documents scanned in parallel
 SCAN_PART_MIN = 100_000  # documents per slice at least (fewer: not worth a thread)
 _PARTS = ("offsets", "docs", "tfs", "maxc")
+_ARRAYS = ("df", "doc_len", "alive", "ids-keys", "terms-keys")  # rewritten by every save
+_TEXTS = ("ids", "terms", "acronyms")  # appended to
 
 
 def document_tokens(title: str, abstract: str, link_text: str = "") -> list[str]:
@@ -822,34 +824,47 @@ class Index:
     # ------------------------------------------------------------ persistence
 
     def save(self, folder: Path) -> None:
-        """Write new segments, the small arrays, append new ids and terms, then meta.json (the
-        commit point: it records how much of each file is valid), holding the folder's lock."""
+        """Write new segments, the small arrays, the ids and terms, then meta.json (the commit
+        point: it names the files of this state and how much of each text file is valid), holding
+        the folder's lock."""
         folder.mkdir(parents=True, exist_ok=True)
         with folder_lock(folder, exclusive=True):
             self._save(folder)
 
     def _save(self, folder: Path) -> None:
+        # Every save writes files of its own (a stamp in their names) and meta.json names them:
+        # whatever a crash interrupts, meta.json and the files it names belong together. The text
+        # files are appended to only while meta.json is still our last save's: once another
+        # process (the bot, a `paperbot import`) has saved its own view, they are written anew.
+        on_disk = _read_meta(folder)
+        ours = self._saved if self._saved and self._saved.get("folder") == str(folder) else None
+        if not on_disk or not ours or on_disk.get("stamp") != ours["stamp"]:
+            ours = None
+        stamp = uuid.uuid4().hex[:12]
+        files = {name: f"{name}-{stamp}.npy" for name in _ARRAYS}
+        for name in _TEXTS:
+            files[name] = on_disk["files"][name] if ours else f"{name}-{stamp}.txt"
         for seg in self.segments:
             # Also rewrite a segment whose files another process's save removed.
             if not seg.name or not (folder / f"seg-{seg.name}-docs.npy").exists():
                 seg.name = seg.name or uuid.uuid4().hex[:12]
                 for part in _PARTS:
                     save_array(folder / f"seg-{seg.name}-{part}.npy", getattr(seg, part))
-        save_array(folder / "df.npy", self.df)
-        save_array(folder / "doc_len.npy", self.doc_len)
-        save_array(folder / "alive.npy", self.alive)
-        saved = self._saved if self._saved and self._saved.get("folder") == str(folder) else None
+        for name in ("df", "doc_len", "alive"):
+            save_array(folder / files[name], getattr(self, name))
         ids_bytes = self.ids.save(
-            folder / "ids.txt", folder / "ids-keys.npy", saved["ids"] if saved else None
+            folder / files["ids"], folder / files["ids-keys"], ours["ids"] if ours else None
         )
         terms_bytes = self.terms.save(
-            folder / "terms.txt", folder / "terms-keys.npy", saved["terms"] if saved else None
+            folder / files["terms"], folder / files["terms-keys"], ours["terms"] if ours else None
         )
-        acronym_bytes = _append_lines(folder / "acronyms.txt", saved, "acronyms", self.acronyms)
+        acronym_bytes = _append_lines(folder / files["acronyms"], ours, "acronyms", self.acronyms)
         meta = {
             "format": INDEX_FORMAT,
             "tokenizer": TOKENIZER_VERSION,
             "title_weight": TITLE_WEIGHT,
+            "stamp": stamp,
+            "files": files,
             "covered_seq": self.covered_seq,
             "db_uuid": self.db_uuid,
             "docs": len(self.ids),
@@ -863,15 +878,11 @@ class Index:
             ],
         }
         write_text(folder / "meta.json", json.dumps(meta))
-        self._saved = {
-            "folder": str(folder),
-            "ids": (len(self.ids), ids_bytes),
-            "terms": (len(self.terms), terms_bytes),
-            "acronyms": (len(self.acronyms), acronym_bytes),
-        }
+        self._saved = _saved_state(folder, meta)
         keep = {f"seg-{s.name}-{p}.npy" for s in self.segments for p in _PARTS}
-        for path in folder.glob("seg-*.npy"):
-            if path.name not in keep:
+        keep |= {*files.values(), "meta.json", ".lock"}
+        for path in folder.iterdir():
+            if path.name not in keep and path.is_file():
                 path.unlink(missing_ok=True)
 
     @classmethod
@@ -893,16 +904,17 @@ class Index:
             ):
                 return None
             index = cls()
+            files = {name: folder / meta["files"][name] for name in (*_ARRAYS, *_TEXTS)}
             index.terms = StringTable.load(
-                folder / "terms.txt", folder / "terms-keys.npy", meta["terms"], meta["terms_bytes"]
+                files["terms"], files["terms-keys"], meta["terms"], meta["terms_bytes"]
             )
             index.ids = StringTable.load(
-                folder / "ids.txt", folder / "ids-keys.npy", meta["docs"], meta["ids_bytes"]
+                files["ids"], files["ids-keys"], meta["docs"], meta["ids_bytes"]
             )
-            index.acronyms = _read_lines(folder / "acronyms.txt", meta["acronyms_bytes"])
-            index.df = np.array(np.load(folder / "df.npy"))
-            index.doc_len = np.load(folder / "doc_len.npy")
-            index.alive = np.array(np.load(folder / "alive.npy"))
+            index.acronyms = _read_lines(files["acronyms"], meta["acronyms_bytes"])
+            index.df = np.array(np.load(files["df"]))
+            index.doc_len = np.load(files["doc_len"])
+            index.alive = np.array(np.load(files["alive"]))
             for s in meta["segments"]:
                 # Plain arrays over the mapping: np.memmap's Python-level indexing costs µs a call.
                 parts = [_load_array(folder / f"seg-{s['name']}-{p}.npy") for p in _PARTS]
@@ -916,18 +928,31 @@ class Index:
                 and len(index.ids) == len(index.doc_len) == len(index.alive)
                 and len(index.acronyms) == meta["acronyms"]
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None
         if not consistent:
             return None
         index._live = int(index.alive.sum())
-        index._saved = {
-            "folder": str(folder),
-            "ids": (meta["docs"], meta["ids_bytes"]),
-            "terms": (meta["terms"], meta["terms_bytes"]),
-            "acronyms": (meta["acronyms"], meta["acronyms_bytes"]),
-        }
+        index._saved = _saved_state(folder, meta)
         return index
+
+
+def _read_meta(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _saved_state(folder: Path, meta: dict) -> dict:
+    """What a folder's meta.json says its text files hold, for the next save's appends."""
+    return {
+        "folder": str(folder),
+        "stamp": meta["stamp"],
+        "ids": (meta["docs"], meta["ids_bytes"]),
+        "terms": (meta["terms"], meta["terms_bytes"]),
+        "acronyms": (meta["acronyms"], meta["acronyms_bytes"]),
+    }
 
 
 _KERNELS: list = []  # [store.kernels module, or None when numba cannot load]
@@ -1075,6 +1100,8 @@ class IndexSync:
             # A read-only data dir still answers from memory; the next writable start saves.
             with contextlib.suppress(OSError):
                 self.index.save(self.folder)
+        self.index.terms.dematerialize()  # a bot that caught up with a big import keeps running
+        self.index.ids.dematerialize()
         return self.index
 
     def _submit(self) -> None:

@@ -17,12 +17,14 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from store.files import read_head, save_array, write_tail
 
 FOUND_MAX = 100_000  # lookups remembered
+_UNKNOWN: Any = object()
 _LOW = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 
@@ -66,12 +68,14 @@ class StringTable:
         return len(self._starts) - 1
 
     def __getitem__(self, number: int) -> str:
-        saved = self._saved()
         if number < 0:
             number += len(self)
-        if 0 <= number < saved:
+        if not 0 <= number < len(self):
+            raise IndexError(f"no string number {number}")
+        saved = self._saved()
+        if number < saved:
             return _text_of(self._data[self._starts[number] : self._starts[number + 1] - 1])
-        return self._new[number - saved]  # IndexError past the end
+        return self._new[number - saved]
 
     def __iter__(self) -> Iterator[str]:
         if self._data:
@@ -83,14 +87,17 @@ class StringTable:
         number = self._latest.get(text)
         if number is None and not self._full and self._saved():
             # A question looks its words up several times (weights, idf, snippets): remember.
-            if text in self._found:
-                number = self._found[text]
-            else:
+            # A save replaces the memo (a string missing before may be saved now): an answer
+            # found before that is not put into the new one.
+            found = self._found
+            number = found.get(text, _UNKNOWN)
+            if number is _UNKNOWN:
                 line = line_of(text)
                 number = self._find(line, zlib.crc32(line))
-                if len(self._found) >= FOUND_MAX:
-                    self._found.clear()
-                self._found[text] = number
+                if len(found) >= FOUND_MAX:
+                    self._found = found = {}
+                if found is self._found:
+                    found[text] = number
         return default if number is None else number
 
     def __contains__(self, text: object) -> bool:
@@ -149,6 +156,13 @@ class StringTable:
             latest = dict(zip(self, range(len(self)), strict=True))
             self._latest, self._full = latest, True
 
+    def dematerialize(self) -> None:
+        """Drop the dict of saved strings again (after a bulk load: the bot keeps running)."""
+        if self._full:
+            first = self._saved()
+            self._latest = {text: first + i for i, text in enumerate(self._new)}
+            self._full, self._found = False, {}
+
     # ------------------------------------------------------------ files
 
     def save(self, text_path: Path, keys_path: Path, held: tuple[int, int] | None) -> int:
@@ -187,7 +201,7 @@ class StringTable:
         table._starts = np.concatenate([[0], ends + 1]).astype(np.int64)
         try:
             keys = np.load(keys_path, mmap_mode="r").view(np.ndarray) if count else table._keys
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):
             keys = None
         if keys is None or len(keys) != count or keys.dtype != np.uint64:
             keys = np.sort(_keys(data.split(b"\n")[:-1], 0))

@@ -225,9 +225,11 @@ def test_save_load_round_trip_then_append(seed, tmp_path):
     assert list(loaded.ids) == list(index.ids) and list(loaded.terms) == list(index.terms)
     # The next save appends; bytes past the committed length (an interrupted save) are ignored.
     loaded.add(pairs[60:] + [(ids[0], corpus[5])])
-    with open(tmp_path / "ids.txt", "ab") as fh:
+    ids_file = tmp_path / json.loads((tmp_path / "meta.json").read_text())["files"]["ids"]
+    with open(ids_file, "ab") as fh:
         fh.write(b"garbage\n")
     loaded.save(tmp_path)
+    assert b"garbage" not in ids_file.read_bytes()  # appended to, in place, the tail cut
     again = Index.load(tmp_path)
     for q in queries:
         assert again.search(q, 10) == loaded.search(q, 10)
@@ -602,3 +604,81 @@ def test_two_processes_saving_the_same_index_folder_leave_it_loadable(tmp_path):
     fresh = sync_index(db, None, Index())
     for q in (["fresh", "paper"], ["topic", "3", "idea"], ["linear", "map", "imag"]):
         assert [p for p, _ in loaded.search(q, 10)] == [p for p, _ in fresh.search(q, 10)]
+
+
+def test_saves_of_two_views_of_one_folder_interleaved_leave_the_last_one(tmp_path):
+    """Two processes that loaded the same folder and save in turns: the folder always holds the
+    last saver's ids and terms (its appends never land after the other one's lines)."""
+    first = Index()
+    first.add([("p0", ["zero", "common"]), ("p1", ["one", "common"])])
+    first.save(tmp_path)
+    bot, cli = Index.load(tmp_path), Index.load(tmp_path)
+    bot.add([("pa", ["apple", "common"])])
+    bot.save(tmp_path)
+    cli.add([("pb", ["berry", "common"])])
+    cli.save(tmp_path)
+    bot.add([("pc", ["cherry", "common"])])
+    bot.save(tmp_path)
+    loaded = Index.load(tmp_path)
+    assert list(loaded.ids) == ["p0", "p1", "pa", "pc"] == list(bot.ids)
+    assert list(loaded.terms) == list(bot.terms)
+    for word, paper in (("apple", "pa"), ("cherry", "pc"), ("zero", "p0")):
+        assert [p for p, _ in loaded.search([word], 3)] == [paper]
+    assert loaded.ids.get("pb") is None and loaded.search(["berry"], 3) == []
+    # Each state's files only: the other view's are gone once a save committed.
+    named = set(json.loads((tmp_path / "meta.json").read_text())["files"].values())
+    texts = {p.name for p in tmp_path.glob("*.txt")}
+    assert texts == {n for n in named if n.endswith(".txt")}
+
+
+def test_a_save_cut_short_before_meta_leaves_the_previous_index(tmp_path, monkeypatch):
+    """Everything a save writes has a name of its own until meta.json names it: a crash at any
+    point before that leaves the previous state loadable and whole."""
+    index = Index()
+    index.add([(f"p{i}", ["beta", f"word{i}"]) for i in range(5)])
+    index.save(tmp_path)
+    index.add([("p5", ["delta", "beta"])])
+
+    def crash(path, text):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(index_mod, "write_text", crash)
+    with pytest.raises(OSError):
+        index.save(tmp_path)
+    monkeypatch.undo()
+    loaded = Index.load(tmp_path)
+    assert list(loaded.ids) == [f"p{i}" for i in range(5)] and loaded.search(["delta"], 3) == []
+    assert [p for p, _ in loaded.search(["word1"], 3)] == ["p1"]
+    index.save(tmp_path)  # the next save completes it
+    assert [p for p, _ in Index.load(tmp_path).search(["delta"], 3)] == ["p5"]
+
+
+def test_an_empty_keys_file_is_rebuilt_not_fatal(tmp_path):
+    index = Index()
+    index.add([(f"p{i}", ["beta", f"word{i}"]) for i in range(5)])
+    index.save(tmp_path)
+    files = json.loads((tmp_path / "meta.json").read_text())["files"]
+    (tmp_path / files["terms-keys"]).write_bytes(b"")
+    loaded = Index.load(tmp_path)
+    assert [p for p, _ in loaded.search(["word3"], 3)] == ["p3"]
+
+
+def test_a_bulk_catch_up_does_not_keep_the_dicts_of_strings(tmp_path, monkeypatch):
+    """A refresh that meets a big import builds the dicts of terms and ids for its lookups, and
+    drops them afterwards: the running bot stays at the string tables' memory."""
+    from store.importers.jsonl import iter_records
+
+    monkeypatch.setattr(index_mod, "POOL_MIN", 10)
+    monkeypatch.setattr(index_mod, "POOL_CHUNK", 10)
+    path = tmp_path / "papers.db"
+    db = store_db.open_db(path)
+    store_db.ensure_seeded(db)
+    index = sync_index(db, path)
+    papers = [{"title": f"Bulk paper {i}", "abstract": f"Bulk idea number {i}."} for i in range(40)]
+    store_db.upsert_papers(db, iter_records(json.dumps(p) for p in papers))
+    index = sync_index(db, path, index)
+    assert not index.terms._full and not index.ids._full
+    assert index.terms._latest == {} and index.ids._latest == {}
+    assert [p for p, _ in index.search(["bulk", "39"], 1)] == [
+        p for p, _ in sync_index(db, None, Index()).search(["bulk", "39"], 1)
+    ]

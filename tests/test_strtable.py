@@ -7,6 +7,7 @@ import random
 import zlib
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,29 @@ def test_odd_strings_survive_save_and_load(tmp_path):
     assert [loaded.get(t) for t in ODD] == list(range(len(ODD)))
     assert loaded.get_many([*ODD, "absent"]) == [*range(len(ODD)), None]
     assert "two\nlines" in loaded and "two" not in loaded
+    for outside in (len(ODD), -len(ODD) - 1):
+        with pytest.raises(IndexError):
+            loaded[outside]
+
+
+def test_a_lookup_overtaken_by_a_save_is_not_remembered(tmp_path):
+    """A lookup running while another thread adds and saves the same string must not leave
+    "missing" behind in the memo once the string is saved."""
+    table = StringTable()
+    table.add("old")
+    held = _save(table, tmp_path, None)
+    real_find = table._find
+
+    def find_during_a_save(line, crc):
+        found = real_find(line, crc)
+        table.add("new")
+        table.save(tmp_path / "t.txt", tmp_path / "t-keys.npy", held)
+        return found
+
+    table._find = find_during_a_save
+    assert table.get("new") is None  # the answer when it started
+    del table._find
+    assert table.get("new") == 1 and table.get_many(["new", "old"]) == [1, 0]
 
 
 def test_same_hash_different_strings_are_told_apart(tmp_path):
