@@ -6,7 +6,7 @@ and the pure parts (fusion, the vector store) work on any vectors.
 
 Papers are embedded once, when they enter the collection (at import, or the first time an engine
 opens a database whose vectors are missing or stale), and the vectors live beside the database
-(`<db>.vectors/`: float32 `vectors.npy`, `ids.txt`, `meta.json`), like the BM25 index.
+(`<db>.vectors/`: float32 `vectors.npy`, `owners.txt`, `meta.json`), like the BM25 index.
 """
 
 from __future__ import annotations
