@@ -33,7 +33,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
 import sqlite3
 import threading
 import uuid
@@ -846,7 +845,9 @@ class Index:
             files[name] = on_disk["files"][name] if ours else f"{name}-{stamp}.txt"
         for seg in self.segments:
             # Also rewrite a segment whose files another process's save removed.
-            if not seg.name or not (folder / f"seg-{seg.name}-docs.npy").exists():
+            if not seg.name or not all(
+                (folder / f"seg-{seg.name}-{part}.npy").exists() for part in _PARTS
+            ):
                 seg.name = seg.name or uuid.uuid4().hex[:12]
                 for part in _PARTS:
                     save_array(folder / f"seg-{seg.name}-{part}.npy", getattr(seg, part))
@@ -1059,10 +1060,10 @@ class IndexSync:
         if index is None and self.folder is not None:
             index = Index.load(self.folder)
         if index is None or index.db_uuid != db_uuid or index.covered_seq > store_db.max_seq(db):
+            # A fresh index; its first save deletes whatever the folder held (every file its
+            # meta.json does not name), under the folder's lock.
             index = Index()
             index.db_uuid = db_uuid
-            if self.folder is not None and self.folder.exists():
-                shutil.rmtree(self.folder, ignore_errors=True)
         self.index = index
         self.submitted = index.covered_seq  # papers up to this seq are counted or being counted
         self.processes = min(os.cpu_count() or 1, 4)

@@ -94,10 +94,11 @@ class StringTable:
             if number is _UNKNOWN:
                 line = line_of(text)
                 number = self._find(line, zlib.crc32(line))
-                if len(found) >= FOUND_MAX:
-                    self._found = found = {}
                 if found is self._found:
-                    found[text] = number
+                    if len(found) >= FOUND_MAX:
+                        self._found = {}  # full: the next lookups start a new memo
+                    else:
+                        found[text] = number
         return default if number is None else number
 
     def __contains__(self, text: object) -> bool:

@@ -269,7 +269,13 @@ def test_stale_format_is_rebuilt(tmp_path):
     meta = index_dir(path) / "meta.json"
     meta.write_text(meta.read_text().replace(f'"format": {INDEX_FORMAT}', '"format": 1'))
     assert Index.load(index_dir(path)) is None
+    lock = (index_dir(path) / ".lock").stat().st_ino
+    (index_dir(path) / "ids.txt").write_text("a format-5 leftover\n")
     assert list(sync_index(db, path).ids) == list(index.ids)
+    # Rebuilt in place: the lock file another process may hold stays; leftovers are gone.
+    assert (index_dir(path) / ".lock").stat().st_ino == lock
+    assert not (index_dir(path) / "ids.txt").exists()
+    assert Index.load(index_dir(path)) is not None
 
 
 # ---------------------------------------------------------------- the tokenizer's fast path
@@ -682,3 +688,29 @@ def test_a_bulk_catch_up_does_not_keep_the_dicts_of_strings(tmp_path, monkeypatc
     assert [p for p, _ in index.search(["bulk", "39"], 1)] == [
         p for p, _ in sync_index(db, None, Index()).search(["bulk", "39"], 1)
     ]
+
+
+def test_a_segment_half_written_by_a_failed_save_is_written_whole_by_the_next(
+    tmp_path, monkeypatch
+):
+    """Disk full while a new segment's files are written: the next save writes them all again
+    instead of naming a segment whose files are missing in meta.json."""
+    index = Index()
+    index.add([(f"p{i}", ["beta", f"word{i}"]) for i in range(5)])
+    index.save(tmp_path)
+    index.add([("p5", ["delta", "beta"])])
+    real_save = index_mod.save_array
+
+    def full_disk(path, array):
+        if path.name.endswith("-tfs.npy"):
+            raise OSError("no space left on device")
+        real_save(path, array)
+
+    monkeypatch.setattr(index_mod, "save_array", full_disk)
+    with pytest.raises(OSError):
+        index.save(tmp_path)
+    monkeypatch.undo()
+    index.save(tmp_path)
+    loaded = Index.load(tmp_path)
+    assert loaded is not None
+    assert [p for p, _ in loaded.search(["delta"], 3)] == ["p5"]
