@@ -817,7 +817,8 @@ class Index:
             positions = np.flatnonzero(seg.docs == doc)
             tids = np.searchsorted(seg.offsets, positions, side="right") - 1
             for tid, tf in zip(tids.tolist(), seg.tfs[positions].tolist(), strict=True):
-                out[terms[tid]] = out.get(terms[tid], 0) + tf
+                term = terms[tid]  # decoded from the saved table: once
+                out[term] = out.get(term, 0) + tf
         return out
 
     # ------------------------------------------------------------ persistence
