@@ -4,8 +4,8 @@
 For every question of a JSONL set ({"question", "expected", ...}) this prints
 the content words the question shares with its FIRST expected paper's title
 and abstract, compared after lowercasing and Snowball English stemming
-(PyStemmer).  Content word = lowercase alphabetic token ([a-z]+) that is not
-in the stopword list below.
+(PyStemmer).  Content word = lowercase alphabetic token ([a-z]+) of two or
+more letters that is not in the stopword list below.
 
 Rule for the "paraphrase hard" set (enforced with --strict):
   * the question shares NO content word with the title of any of its
@@ -47,7 +47,7 @@ would wouldn yet you your yours yourself yourselves
 what which who whom whose where when why how
 paper papers model models method methods approach approaches work works use used uses using
 anyone someone somebody know knows remember recall anybody hey hi hmm ok okay guys folks thanks thx pls lol
-did does do is are was were there here one ones stuff kind sort way
+did does do is are was were there here one ones stuff kind sort way instead etc vs
 """.split())
 
 _stemmer = Stemmer.Stemmer("english")
@@ -57,7 +57,7 @@ STOP_STEMS = set(_stemmer.stemWords(sorted(STOPWORDS))) | STOPWORDS
 def content_stems(text):
     """Set of stemmed content words of text."""
     toks = re.findall(r"[a-z]+", text.lower())
-    toks = [t for t in toks if t not in STOPWORDS]
+    toks = [t for t in toks if len(t) > 1 and t not in STOPWORDS]
     stems = _stemmer.stemWords(toks)
     return {s for s in stems if s not in STOP_STEMS}
 
