@@ -13,10 +13,12 @@ Rule for the "paraphrase hard" set (enforced with --strict):
   * it shares at most MAX_ABSTRACT (2) content words with the abstract of its
     first expected paper.
 
-Every expected title must exist verbatim in the listing (always checked).
+Every expected title must exist verbatim in the listing, and for fact
+questions ({"fact": ...}) the fact must be an exact, case-sensitive substring of
+the first expected paper's abstract (both always checked).
 
 Usage:  python bench/check_overlap.py [--strict] [--quiet] SET.jsonl [SET.jsonl ...]
-Exit status 1 if a title is unknown, or if --strict and any question violates
+Exit status 1 if a title is unknown or a fact is not found, or if --strict and any question violates
 the rule; 0 otherwise.
 """
 import argparse
@@ -86,6 +88,9 @@ def check_file(path, titles, strict, quiet):
             bad_titles += 1
             print("  line %d: UNKNOWN expected title(s): %r" % (n, missing or exp))
             continue
+        if "fact" in q and q["fact"] not in by_title[exp[0]]:
+            bad_titles += 1
+            print("  line %d: FACT NOT IN ABSTRACT: %r" % (n, q["fact"]))
         qs = content_stems(q["question"])
         title_forbidden = set()
         for t in exp:
@@ -104,7 +109,7 @@ def check_file(path, titles, strict, quiet):
     hist = {}
     for c in abs_counts:
         hist[c] = hist.get(c, 0) + 1
-    print("  summary: %d questions, %d with unknown titles, %d rule violations; "
+    print("  summary: %d questions, %d with unknown titles or missing facts, %d strict-rule violations; "
           "abstract-overlap histogram %s" % (
               len(rows), bad_titles, violations,
               ", ".join("%d words: %d" % (k, hist[k]) for k in sorted(hist))))
