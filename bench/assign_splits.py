@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Seeded dev/test split assignment, balanced by BM25 difficulty.
+
+Questions are bucketed by the rank plain BM25 (bench/bm25_baseline.py) gives
+their best expected paper (1 / 2-3 / 4-10 / >10); each bucket is shuffled with
+random.Random(seed) and its members alternately assigned dev/test, continuing
+the alternation across buckets.  Rewrites the file in place (order kept).
+
+Usage:  python bench/assign_splits.py SET.jsonl SEED
+Seeds used: eval_paraphrase_hard.jsonl 20240611, eval_names_typos.jsonl 7.
+"""
+import json
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from listing import parse_listing  # noqa: E402
+from bm25_baseline import build_index, rank  # noqa: E402
+
+
+def main():
+    path, seed = sys.argv[1], int(sys.argv[2])
+    papers = parse_listing()
+    titles = [t for t, _ in papers]
+    bm25 = build_index(papers)
+    rows = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+    best = []
+    for q in rows:
+        r = rank(bm25, titles, q["question"])
+        best.append(min(r.index(t) + 1 for t in q["expected"]))
+    bucket = lambda b: 0 if b == 1 else 1 if b <= 3 else 2 if b <= 10 else 3
+    rng = random.Random(seed)
+    flip = 0
+    for bk in range(4):
+        members = [i for i in range(len(rows)) if bucket(best[i]) == bk]
+        rng.shuffle(members)
+        for i in members:
+            rows[i]["split"] = ("dev", "test")[flip]
+            flip ^= 1
+    with open(path, "w", encoding="utf-8") as f:
+        for q in rows:
+            f.write(json.dumps(q, ensure_ascii=False) + "\n")
+    print("%s: dev=%d test=%d" % (path, sum(q["split"] == "dev" for q in rows),
+                                  sum(q["split"] == "test" for q in rows)))
+
+
+if __name__ == "__main__":
+    main()
