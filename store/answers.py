@@ -6,6 +6,7 @@ Nothing here knows Telegram: results are dataclasses the bot formats and the CLI
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import Counter
@@ -20,6 +21,7 @@ import numpy as np
 from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
+from store import vectors as vec
 from store.clean import short_name
 from store.index import Index, document_tokens, sync_index
 from store.text import _WORD, split_sentences, tokenize
@@ -36,21 +38,20 @@ GIST_CHARS = 220
 MAX_QUERY_TOKENS = 64
 NO_CODE_LINK = "no code link in the abstract"
 
-# The semantic stage. Fusion trusts BM25 alone when the best lexical paper covers at least
-# TRUST_HIGH of the question's specificity, meaning alone below TRUST_LOW (see semantic.fuse).
-# A paper whose cosine similarity to the question reaches SEMANTIC_ACCEPT is relevant even when it
-# shares few words with it. With this model nonsense stays below ~0.25 and unrelated papers of the
-# field reach 0.35-0.6, so with SEMANTIC_FLOOR 0 the candidates' fused similarities span ~0.7-1:
-# meaning re-orders close lexical candidates rather than overriding BM25 (weighing it more lost
-# paraphrase recall in every variant tried: RRF, min-max, z-scores, other floors and trusts).
-TRUST_LOW = 0.1
-TRUST_HIGH = 0.85
-SEMANTIC_FLOOR = 0.0
-SEMANTIC_ACCEPT = 0.45
-SEMANTIC_SUPPORT = 0.30  # with this similarity, a paper needs only MIN_COVERAGE_SUPPORTED
-MIN_COVERAGE_SUPPORTED = 0.2
-SEMANTIC_CANDIDATES = 20
-TRUST_PAPERS = 5  # the lexical confidence is the best coverage among this many top BM25 papers
+# The semantic stage. BM25 and the embedding each rank the collection; the candidates (the best
+# of each) are fused by standard scores: LEXICAL_WEIGHT * z(BM25) + (1 - LEXICAL_WEIGHT) * z(cosine).
+# The weight was chosen by cross-validation over every question set (bench/crossval.py). A question
+# is refused only when neither stage finds it: no paper passes the lexical no-answer rule and no
+# paper's similarity reaches SEMANTIC_FOUND (off-topic questions stay below ~0.22 with this model,
+# real ones reach it even when they share no word). A paper is shown when it passes the lexical
+# rule or its similarity is within SEMANTIC_MARGIN of the best one.
+LEXICAL_WEIGHT = 0.4
+SEMANTIC_FOUND = 0.26
+SEMANTIC_MARGIN = 0.12
+SEMANTIC_CANDIDATES = 30
+LEXICAL_CANDIDATES = 20
+INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
+EMBED_BATCH = 32
 
 
 @dataclass
@@ -135,10 +136,12 @@ class Answers:
         expansion: bool = True,
         feedback: bool = False,
         semantic: bool | sem.Encoder | None = None,
+        lexical_weight: float = LEXICAL_WEIGHT,
     ) -> None:
         """`expansion`: acronyms and field synonyms; `feedback`: RM3 on top of them; `semantic`:
-        None turns the embedding stage on when PAPERBOT_SEMANTIC=on and it is installed, False
-        keeps it off, True requires it, an Encoder (anything with name, dim, encode) is used."""
+        None turns the embedding stage on unless PAPERBOT_SEMANTIC=off, False keeps it off, True
+        requires it, an Encoder (anything with name, dim, encode) is used; `lexical_weight`: BM25's
+        share in the fusion (0: meaning alone orders the candidates)."""
         self.db = db
         self.db_path = db_path
         self.index = index if index is not None else sync_index(db, db_path)
@@ -147,6 +150,7 @@ class Answers:
         self._aliases_seq = 0
         self.expansion = expansion
         self.feedback = feedback
+        self.lexical_weight = lexical_weight
         self._vocabularies: list[qexp.Vocabulary] | None = None
         self._vocab_index: Index | None = None
         self._vocab_count = 0
@@ -158,9 +162,19 @@ class Answers:
             self.encoder = semantic or None
         self._terms_cache: dict[str, set[str]] = {}
         self._terms_seq = -1
-        self.vectors: sem.Vectors | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self._embed_lock = threading.Lock()
+        self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
-            self.vectors = sem.sync_vectors(db, db_path, self.encoder)
+            self.vectors = vec.open_vectors(
+                db_path,
+                self.encoder.name,
+                self.encoder.dim,
+                store_db.db_uuid(db),
+                store_db.max_seq(db),
+            )
+            if self.unembedded() <= INLINE_EMBED_PAPERS or self._all_shipped():
+                self.embed()
 
     @property
     def stage(self) -> str:
@@ -177,13 +191,14 @@ class Answers:
     def describe_stage(self) -> str:
         """One line for start-up logs: the active stages and how to change them."""
         if self.encoder is not None:
-            return f"answers: {self.stage} ({self.encoder.name}, {len(self.vectors or [])} vectors)"
-        if not sem.installed():
-            hint = 'semantic stage not installed (pip install ".[semantic]", PAPERBOT_SEMANTIC=on)'
-        elif sem.wanted():
-            hint = "semantic stage installed but failed to load"
+            embedded = len(self.vectors or [])
+            return f"answers: {self.stage} ({self.encoder.name}, {embedded} papers embedded)"
+        if not sem.wanted():
+            hint = "semantic stage off (PAPERBOT_SEMANTIC=off)"
+        elif not sem.installed():
+            hint = "semantic stage unavailable: the model files are missing"
         else:
-            hint = "semantic stage installed, off (PAPERBOT_SEMANTIC=on turns it on)"
+            hint = "semantic stage failed to load"
         return f"answers: {self.stage}; {hint}"
 
     @classmethod
@@ -210,9 +225,69 @@ class Answers:
         with self._lock:
             before = len(self.index.ids)
             self.index = sync_index(self.db, self.db_path, self.index)
-            if self.encoder is not None:
-                self.vectors = sem.sync_vectors(self.db, self.db_path, self.encoder, self.vectors)
             return len(self.index.ids) - before
+
+    # ------------------------------------------------------------ embedding
+
+    def unembedded(self) -> int:
+        """Papers changed since the vectors last caught up (answered by BM25 alone meanwhile)."""
+        if self.vectors is None:
+            return 0
+        with self._lock:
+            return store_db.count_changed(self.db, self.vectors.covered_seq)
+
+    def _all_shipped(self) -> bool:
+        """Every paper waiting for vectors is one of the bundled collection's (shipped vectors)."""
+        if self.unembedded() > 1000:
+            return False
+        shipped = vec.seed_vectors(self.encoder.name)
+        with self._lock:
+            pending = store_db.iter_for_index(self.db, self.vectors.covered_seq)
+            return all(vec.text_key(title, abstract) in shipped for _, _, title, abstract, _ in pending)
+
+    def embed(self, max_papers: int | None = None, progress=None, save_every: int = 2000) -> int:
+        """Embed papers changed since the vectors last caught up, a batch at a time, without
+        holding the engine's lock while encoding (questions go on meanwhile); saves as it goes,
+        so an interrupted run resumes. Returns how many papers were looked at."""
+        if self.encoder is None or self.vectors is None:
+            return 0
+        with self._embed_lock:
+            shipped = vec.seed_vectors(self.encoder.name)
+            done = since_save = 0
+            while max_papers is None or done < max_papers:
+                size = EMBED_BATCH if max_papers is None else min(EMBED_BATCH, max_papers - done)
+                with self._lock:
+                    rows = store_db.iter_for_index(self.db, self.vectors.covered_seq)
+                    batch = [(pid, seq, t, a) for pid, seq, t, a, _ in itertools.islice(rows, size)]
+                if not batch:
+                    break
+                vec.embed_batch(
+                    self.vectors, batch, self.encoder.encode, sem.paper_passages, shipped
+                )
+                done, since_save = done + len(batch), since_save + len(batch)
+                if progress is not None:
+                    progress(len(batch))
+                if since_save >= save_every:
+                    self._save_vectors()
+                    since_save = 0
+            if since_save:
+                self._save_vectors()
+            return done
+
+    def _save_vectors(self) -> None:
+        if self.db_path is not None and self.vectors is not None:
+            self.vectors.save(vec.vectors_dir(self.db_path))
+
+    def _question_vector(self, question: str) -> np.ndarray:
+        """The question's embedding, remembered for the questions asked again (More, Back)."""
+        text = sem.question_text(question)
+        found = self._query_vectors.get(text)
+        if found is None:
+            found = self.encoder.encode([text])[0]
+            if len(self._query_vectors) >= 256:
+                self._query_vectors.clear()
+            self._query_vectors[text] = found
+        return found
 
     def _alive(self, paper_id: str) -> bool:
         """The paper is in the index and not replaced or removed."""
@@ -324,8 +399,9 @@ class Answers:
     ):
         """Hits with their papers, split into (good, weak) by the no-answer rule.
 
-        BM25 over the (expanded) question ranks first; with the semantic stage, the question's
-        embedding is fused in, weighed by how well the best lexical paper covers the question.
+        BM25 over the (expanded) question finds candidates, the question's embedding finds more;
+        with the semantic stage both rank them together (`semantic.fuse`), and a paper is good when
+        it passes the lexical no-answer rule or is close enough in meaning (`SEMANTIC_FOUND`).
         """
         exp = self._expand(terms)
         weights = exp.weights
@@ -335,52 +411,41 @@ class Answers:
                 weights = dict(weights)
                 for term, w in self._feedback(first, exp).items():
                     weights[term] = weights.get(term, 0.0) + w
-        pool = max(k, 1) + (SEMANTIC_CANDIDATES if self.encoder is not None else 0)
-        lexical = dict(self._lexical_top(weights, pool, exclude))
-        similarity: dict[str, float] = {}
-        if self.encoder is not None and self.vectors is not None and len(self.vectors):
-            query_vec = self.encoder.encode([sem.question_text(question or " ".join(terms))])[0]
-            sims = self.vectors.similarities(query_vec)
-            best = np.argsort(-sims)[:SEMANTIC_CANDIDATES]
-            wanted = set(lexical) | {self.vectors.ids[i] for i in best}
-            wanted -= exclude or set()
-            similarity = {
-                pid: float(sims[self.vectors.row_of[pid]])
-                for pid in wanted
-                if pid in self.vectors.row_of and self._alive(pid)
-            }
+        lexical = dict(self._lexical_top(weights, max(k, 1) + LEXICAL_CANDIDATES, exclude))
+        similarity = self._similarity(question or " ".join(terms), lexical, exclude)
+        if similarity:
+            lexical = self.index.scores_of(weights, list({*lexical, *similarity}))
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
         spec = self._specificity(terms)
         equivalents = self._equivalent_spec(exp)
-        judged: dict[str, tuple[bool, float]] = {}
-
-        def judge(pid: str) -> tuple[bool, float]:
-            if pid not in judged:
-                judged[pid] = self._relevant(spec, self._doc_terms(papers[pid]), equivalents)
-            return judged[pid]
-
         if similarity:
-            best_cov = max(
-                (judge(p)[1] for p in list(lexical)[:TRUST_PAPERS] if p in papers), default=0.0
-            )
-            trust = sem.lexical_confidence(best_cov, TRUST_LOW, TRUST_HIGH)
-            order = sem.fuse(lexical, similarity, trust, floor=SEMANTIC_FLOOR)
+            order = sem.fuse(lexical, similarity, self.lexical_weight)
+            found_by_meaning = max(similarity.values())
+            bar = max(SEMANTIC_FOUND, found_by_meaning - SEMANTIC_MARGIN)
         else:
-            order = list(lexical.items())
+            order = sorted(lexical.items(), key=lambda x: -x[1])
+            bar = float("inf")
         good, weak = [], []
         for pid, score in order:
             if pid not in papers:
                 continue
-            ok, coverage = judge(pid)
-            sim = similarity.get(pid)
-            if sim is not None and not ok:
-                ok = sim >= SEMANTIC_ACCEPT or (
-                    sim >= SEMANTIC_SUPPORT and coverage >= MIN_COVERAGE_SUPPORTED
-                )
+            ok, coverage = self._relevant(spec, self._doc_terms(papers[pid]), equivalents)
+            ok = (ok and lexical.get(pid, 0.0) > 0) or similarity.get(pid, -1.0) >= bar
             (good if ok else weak).append((papers[pid], score, coverage))
             if len(good) >= k:
                 break
         return good, weak
+
+    def _similarity(
+        self, question: str, lexical: dict[str, float], exclude: set[str] | None
+    ) -> dict[str, float]:
+        """The embedded candidates' similarity to the question: BM25's best and the embedding's."""
+        if self.encoder is None or self.vectors is None or not len(self.vectors):
+            return {}
+        query = self._question_vector(question)
+        wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
+        wanted = [p for p in dict.fromkeys(wanted) if p not in (exclude or ()) and self._alive(p)]
+        return self.vectors.similarity(query, wanted)
 
     def _doc_terms(self, paper: dict[str, Any]) -> set[str]:
         """A paper's terms (title, abstract, link URLs), cached until the collection changes."""

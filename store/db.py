@@ -484,6 +484,11 @@ def iter_for_index(
         yield row[0], row[1], row[2], abstract, extra
 
 
+def count_changed(db: sqlite_utils.Database, after_seq: int) -> int:
+    """How many papers changed after `after_seq` (waiting for derived data to catch up)."""
+    return db.execute("select count(*) from papers where seq > ?", [after_seq]).fetchone()[0]
+
+
 def index_texts(db: sqlite_utils.Database, ids: list[str]) -> dict[str, tuple[str, str, str]]:
     """(title, abstract, link urls) of these papers exactly as `iter_for_index` gives them."""
     out: dict[str, tuple[str, str, str]] = {}

@@ -41,9 +41,8 @@ def installed() -> bool:
 
 
 def wanted() -> bool:
-    """The semantic stage is opt-in: PAPERBOT_SEMANTIC=on (it loads torch and, on the first start
-    over a collection, embeds every paper, so an installed extra alone never slows a start-up)."""
-    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("on", "1", "yes", "true")
+    """The semantic stage is on unless PAPERBOT_SEMANTIC=off (or 0, no, false)."""
+    return os.environ.get(ENV_SWITCH, "").strip().lower() not in ("off", "0", "no", "false")
 
 
 WINDOW_SENTENCES = 3
@@ -66,12 +65,13 @@ def question_text(question: str) -> str:
     return stripped or question
 
 
-def paper_chunks(title: str, abstract: str) -> list[str]:
-    """What a paper's vectors are made from: its title alone, then overlapping windows of the
-    abstract's sentences, each led by the title. A question matches a paper by its best chunk."""
+def paper_passages(title: str, abstract: str) -> list[str]:
+    """What a paper's vectors are made from: its whole text (title and abstract; the model reads
+    its first 256 tokens), then overlapping windows of the abstract's sentences, each led by the
+    title. A question matches a paper by the mean of the whole text and its best window."""
     title = title.strip()
     sentences = split_sentences(abstract or "")
-    chunks = [title]
+    chunks = [f"{title}. {abstract}".strip() if abstract else title]
     for start in range(0, max(len(sentences) - WINDOW_SENTENCES + WINDOW_STEP, 1), WINDOW_STEP):
         window = " ".join(sentences[start : start + WINDOW_SENTENCES])
         if window:
@@ -156,182 +156,30 @@ def load_encoder() -> Encoder | None:
         return None
 
 
-class Vectors:
-    """Unit vectors of the papers' chunks (several rows per paper), kept beside the database."""
-
-    def __init__(self, dim: int = 0, model: str = MODEL_NAME) -> None:
-        self.owners: list[str] = []  # paper id of each row
-        self.matrix = np.zeros((0, dim), dtype=np.float32)
-        self.model = model
-        self.covered_seq = 0
-        self.db_uuid = ""
-        self._reindex()
-
-    def _reindex(self) -> None:
-        self.ids = list(dict.fromkeys(self.owners))  # papers, in first-row order
-        self.row_of = {pid: i for i, pid in enumerate(self.ids)}  # paper -> position in `ids`
-        self._owner_pos = np.fromiter(
-            (self.row_of[o] for o in self.owners), dtype=np.int64, count=len(self.owners)
-        )
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def put(self, items: list[tuple[str, np.ndarray]]) -> None:
-        """Set the chunk vectors of these papers (replacing any they had)."""
-        if not items:
-            return
-        replaced = {pid for pid, _ in items}
-        keep = [i for i, o in enumerate(self.owners) if o not in replaced]
-        dim = int(np.asarray(items[0][1]).shape[-1])
-        matrix = self.matrix[keep] if len(self.owners) and self.matrix.shape[1] == dim else None
-        owners = [self.owners[i] for i in keep] if matrix is not None else []
-        blocks = [matrix] if matrix is not None else []
-        for pid, vectors in items:
-            vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
-            blocks.append(vectors)
-            owners += [pid] * len(vectors)
-        self.matrix = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
-        self.owners = owners
-        self._reindex()
-
-    def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Each paper's best chunk's cosine similarity to the (unit) query vector, in `ids` order."""
-        out = np.full(len(self.ids), -1.0, dtype=np.float32)
-        if len(self.owners):
-            rows = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
-            np.maximum.at(out, self._owner_pos, rows)
-        return out
-
-    # ------------------------------------------------------------ persistence
-
-    def save(self, folder: Path) -> None:
-        """vectors.npy and owners.txt first, meta.json last as the commit point, holding the
-        folder's lock (the bot and a `paperbot import` may both keep the vectors)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        with folder_lock(folder, exclusive=True):
-            self._save(folder)
-
-    def _save(self, folder: Path) -> None:
-        save_array(folder / "vectors.npy", self.matrix)
-        write_text(folder / "owners.txt", "\n".join(self.owners))
-        meta = {
-            "format": VECTORS_FORMAT,
-            "model": self.model,
-            "covered_seq": self.covered_seq,
-            "db_uuid": self.db_uuid,
-            "rows": len(self.owners),
-        }
-        write_text(folder / "meta.json", json.dumps(meta))
-
-    @classmethod
-    def load(cls, folder: Path, model: str = MODEL_NAME) -> Vectors | None:
-        """Saved vectors; None when absent, of another format or model, or inconsistent."""
-        if not folder.is_dir():
-            return None
-        with folder_lock(folder, exclusive=False):
-            return cls._load(folder, model)
-
-    @classmethod
-    def _load(cls, folder: Path, model: str) -> Vectors | None:
-        try:
-            meta = json.loads((folder / "meta.json").read_text())
-            if meta["format"] != VECTORS_FORMAT or meta["model"] != model:
-                return None
-            owners = (folder / "owners.txt").read_text().split("\n")[: meta["rows"]]
-            owners = [] if owners == [""] else owners
-            matrix = np.array(np.load(folder / "vectors.npy"), dtype=np.float32)
-        except (OSError, ValueError, KeyError):
-            return None
-        if matrix.ndim != 2 or len(matrix) != len(owners):
-            return None
-        out = cls(matrix.shape[1], model)
-        out.owners, out.matrix = owners, matrix
-        out.covered_seq = meta["covered_seq"]
-        out.db_uuid = meta.get("db_uuid", "")
-        out._reindex()
-        return out
-
-
-def vectors_dir(db_path: Path | str) -> Path:
-    """Where the vectors of a database live: beside it."""
-    return Path(str(db_path) + ".vectors")
-
-
-def sync_vectors(
-    db, db_path: Path | str | None, encoder, vectors: Vectors | None = None
-) -> Vectors:
-    """Load the saved vectors (or start afresh), embed every paper changed since, save if any did."""
-    from store import db as store_db
-
-    folder = vectors_dir(db_path) if db_path else None
-    db_uuid = store_db.db_uuid(db)
-    if vectors is None and folder is not None:
-        vectors = Vectors.load(folder, encoder.name)
-    if vectors is None or vectors.db_uuid != db_uuid or vectors.covered_seq > store_db.max_seq(db):
-        vectors = Vectors(encoder.dim, encoder.name)
-        vectors.db_uuid = db_uuid
-        if folder is not None and folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-    batch: list[tuple[str, list[str]]] = []
-    changed = False
-
-    def flush() -> None:
-        if batch:
-            encoded = encoder.encode([text for _, chunks in batch for text in chunks])
-            items, at = [], 0
-            for pid, chunks in batch:
-                items.append((pid, encoded[at : at + len(chunks)]))
-                at += len(chunks)
-            vectors.put(items)
-            batch.clear()
-
-    for paper_id, seq, title, abstract, _links in store_db.iter_for_index(db, vectors.covered_seq):
-        batch.append((paper_id, paper_chunks(title, abstract)))
-        vectors.covered_seq = max(vectors.covered_seq, seq)
-        changed = True
-        if len(batch) >= 64:
-            flush()
-    flush()
-    if changed and folder is not None:
-        with contextlib.suppress(OSError):
-            vectors.save(folder)
-    return vectors
-
-
 # ---------------------------------------------------------------- fusion (pure)
 
 
-def lexical_confidence(coverage: float, low: float, high: float) -> float:
-    """How far to trust BM25 alone, from the best paper's share of the question's specificity:
-    0 below `low`, 1 above `high`, linear between."""
-    if high <= low:
-        return 1.0 if coverage >= high else 0.0
-    return float(min(max((coverage - low) / (high - low), 0.0), 1.0))
+def zscores(values: dict[str, float]) -> dict[str, float]:
+    """Standard scores over the candidates: how far each stands out from the others, which puts
+    BM25 (unbounded) and cosine similarity (-1..1) on one scale."""
+    if not values:
+        return {}
+    arr = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+    mean, sd = float(arr.mean()), float(arr.std())
+    sd = sd if sd > 1e-9 else 1.0
+    return {k: (v - mean) / sd for k, v in values.items()}
 
 
-def fuse(
-    lexical: dict[str, float],
-    semantic: dict[str, float],
-    trust: float,
-    floor: float = 0.0,
-) -> list[tuple[str, float]]:
-    """Blend BM25 and cosine scores into one ranking, best first.
+def fuse(lexical: dict[str, float], semantic: dict[str, float], weight: float) -> list[tuple[str, float]]:
+    """One ranking of the candidates, best first: `weight` * z(BM25) + (1 - weight) * z(cosine).
 
-    BM25 scores are divided by the best one (so the top lexical paper scores 1); cosine similarities
-    are rescaled so that `floor` (the similarity of an unrelated text) maps to 0 and the best paper
-    to 1. The blend is `trust * lexical + (1 - trust) * semantic`: a question whose words the best
-    paper holds (high coverage, literal) is ranked by BM25, one in other words leans on meaning.
-    Papers missing from one side score 0 there. Ties break by lexical score, then id.
+    Every candidate has a BM25 score (0 when it shares no word); a paper not embedded yet counts
+    as average on the semantic side, so it is ranked by its words alone. Ties break by BM25, id.
     """
-    top_lex = max(lexical.values(), default=0.0)
-    top_sem = max(semantic.values(), default=floor)
-    span = top_sem - floor
-    out = []
-    for pid in set(lexical) | set(semantic):
-        lex = lexical.get(pid, 0.0) / top_lex if top_lex > 0 else 0.0
-        sim = semantic.get(pid)
-        sem = max((sim - floor) / span, 0.0) if sim is not None and span > 0 else 0.0
-        out.append((pid, trust * lex + (1.0 - trust) * sem, lexical.get(pid, 0.0)))
-    out.sort(key=lambda x: (-x[1], -x[2], x[0]))
-    return [(pid, score) for pid, score, _ in out]
+    zl, zs = zscores(lexical), zscores(semantic)
+    fused = [
+        (pid, weight * zl.get(pid, 0.0) + (1 - weight) * zs.get(pid, 0.0), lexical.get(pid, 0.0))
+        for pid in set(lexical) | set(semantic)
+    ]
+    fused.sort(key=lambda x: (-x[1], -x[2], x[0]))
+    return [(pid, score) for pid, score, _ in fused]
