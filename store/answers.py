@@ -24,6 +24,7 @@ from store import semantic as sem
 from store import vectors as vec
 from store.clean import short_name
 from store.index import Index, document_tokens, sync_index
+from store.spelling import Speller
 from store.text import _WORD, split_sentences, tokenize
 
 # The no-answer rule. A result must hold half of the question's specificity (idf mass, unseen words
@@ -45,10 +46,11 @@ NO_CODE_LINK = "no code link in the abstract"
 # paper's similarity reaches SEMANTIC_FOUND (off-topic questions stay below ~0.22 with this model,
 # real ones reach it even when they share no word). A paper is shown when it passes the lexical
 # rule or its similarity is within SEMANTIC_MARGIN of the best one.
-LEXICAL_WEIGHT = 0.4
+LEXICAL_WEIGHT = 0.6
 SEMANTIC_FOUND = 0.26
 SEMANTIC_MARGIN = 0.12
 SEMANTIC_CANDIDATES = 30
+NAME_BONUS = 1.0  # a paper the question names ("clip paper?") gains a standard deviation
 LEXICAL_CANDIDATES = 20
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 EMBED_BATCH = 32
@@ -163,6 +165,8 @@ class Answers:
         self._terms_cache: dict[str, set[str]] = {}
         self._terms_seq = -1
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._speller: Speller | None = None
+        self._speller_size = 0
         self._embed_lock = threading.Lock()
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
@@ -297,7 +301,44 @@ class Answers:
     # ------------------------------------------------------------ relevance
 
     def _query_terms(self, question: str) -> list[str]:
-        return tokenize(clean_query(question))[:MAX_QUERY_TOKENS]
+        """The question's terms, each word the collection never saw corrected to a known one
+        a typo away ("promt" -> "prompt")."""
+        terms = tokenize(clean_query(question))[:MAX_QUERY_TOKENS]
+        index = self.index
+        unknown = [t for t in terms if (tid := index.terms.get(t)) is None or index.df[tid] == 0]
+        if not unknown:
+            return terms
+        speller = self._speller_for(index)
+        fixed = {t: speller.correct(t) or t for t in unknown}
+        return [fixed.get(t, t) for t in terms]
+
+    def _speller_for(self, index: Index) -> Speller:
+        """The typo corrector over the collection's vocabulary, rebuilt when it grew a tenth."""
+        size = len(index.terms)
+        if self._speller is None or size > self._speller_size * 1.1:
+            df = index.df
+            self._speller = Speller((t, int(df[tid])) for t, tid in index.terms.items() if tid < len(df))
+            self._speller_size = size
+        return self._speller
+
+    def _named(self, question: str) -> set[str]:
+        """Papers the question calls by a name they go by (an acronym in the title, a repository
+        or model name: "clip paper?"), one to three words long, naming at most three papers. A
+        name under four letters counts only when typed with capitals inside ("SiT", "GiT"): in
+        lower case it is more likely an English word ("sit", "git")."""
+        words = [w for w in re.split(r"[\s?!,;:()\[\]\"']+", question) if w]
+        aliases = self.aliases()
+        found: set[str] = set()
+        for size in (1, 2, 3):
+            for i in range(len(words) - size + 1):
+                typed = "".join(words[i : i + size])
+                key = _alias_key(typed)
+                if len(key) < 4 and (len(key) < 2 or not any(c.isupper() for c in typed[1:])):
+                    continue
+                ids = aliases.get(key, [])
+                if 0 < len(ids) <= 3:
+                    found.update(ids)
+        return found
 
     def _specificity(self, terms: list[str]) -> dict[str, float]:
         """How telling each distinct query term is: its idf, or an unseen word's idf if absent."""
@@ -418,8 +459,11 @@ class Answers:
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
         spec = self._specificity(terms)
         equivalents = self._equivalent_spec(exp)
+        named = self._named(question or "") - (exclude or set()) if similarity else set()
+        if named:
+            papers.update(store_db.get_papers(self.db, [p for p in named if p not in papers]))
         if similarity:
-            order = sem.fuse(lexical, similarity, self.lexical_weight)
+            order = sem.fuse(lexical, similarity, self.lexical_weight, bonus=dict.fromkeys(named, NAME_BONUS))
             found_by_meaning = max(similarity.values())
             bar = max(SEMANTIC_FOUND, found_by_meaning - SEMANTIC_MARGIN)
         else:
@@ -430,7 +474,7 @@ class Answers:
             if pid not in papers:
                 continue
             ok, coverage = self._relevant(spec, self._doc_terms(papers[pid]), equivalents)
-            ok = (ok and lexical.get(pid, 0.0) > 0) or similarity.get(pid, -1.0) >= bar
+            ok = (ok and lexical.get(pid, 0.0) > 0) or similarity.get(pid, -1.0) >= bar or pid in named
             (good if ok else weak).append((papers[pid], score, coverage))
             if len(good) >= k:
                 break

@@ -170,16 +170,26 @@ def zscores(values: dict[str, float]) -> dict[str, float]:
     return {k: (v - mean) / sd for k, v in values.items()}
 
 
-def fuse(lexical: dict[str, float], semantic: dict[str, float], weight: float) -> list[tuple[str, float]]:
-    """One ranking of the candidates, best first: `weight` * z(BM25) + (1 - weight) * z(cosine).
+def fuse(
+    lexical: dict[str, float],
+    semantic: dict[str, float],
+    weight: float,
+    bonus: dict[str, float] | None = None,
+) -> list[tuple[str, float]]:
+    """One ranking of the candidates, best first: `weight` * z(BM25) + (1 - weight) * z(cosine),
+    plus any `bonus` (a paper the question names).
 
     Every candidate has a BM25 score (0 when it shares no word); a paper not embedded yet counts
     as average on the semantic side, so it is ranked by its words alone. Ties break by BM25, id.
     """
-    zl, zs = zscores(lexical), zscores(semantic)
+    zl, zs, bonus = zscores(lexical), zscores(semantic), bonus or {}
     fused = [
-        (pid, weight * zl.get(pid, 0.0) + (1 - weight) * zs.get(pid, 0.0), lexical.get(pid, 0.0))
-        for pid in set(lexical) | set(semantic)
+        (
+            pid,
+            weight * zl.get(pid, 0.0) + (1 - weight) * zs.get(pid, 0.0) + bonus.get(pid, 0.0),
+            lexical.get(pid, 0.0),
+        )
+        for pid in set(lexical) | set(semantic) | set(bonus)
     ]
     fused.sort(key=lambda x: (-x[1], -x[2], x[0]))
     return [(pid, score) for pid, score, _ in fused]
