@@ -222,11 +222,12 @@ def max_seq(db: sqlite_utils.Database) -> int:
 # writer names its kind of work in a note file beside the database (a row would be invisible to the
 # other processes until commit); whoever times out reads it to say what it waited for.
 
-_writer = "paperbot"  # this process's kind of work, set once by the command that runs it
+_writer = "a paperbot process"  # this process's kind of work, set by the command that runs it
 
 
 def set_writer(kind: str) -> None:
-    """Name this process's writes in lock notes ("import", "daily fetch", "bot", ...)."""
+    """Name this process in lock notes ("paperbot import", "the bot", ...): what a write that
+    timed out waiting for it tells the operator."""
     global _writer
     _writer = kind
 
@@ -281,10 +282,10 @@ def _write_note(db: sqlite_utils.Database, action: str) -> Path | None:
     path = lock_note_path(db)
     if path is None:
         return None
-    what = f"{_writer}: {action}" if action else _writer
     started = datetime.now(UTC).strftime("%H:%M:%SZ")
+    note = {"pid": os.getpid(), "who": _writer, "what": action, "since": started}
     with contextlib.suppress(OSError):
-        path.write_text(json.dumps({"pid": os.getpid(), "what": what, "since": started}))
+        path.write_text(json.dumps(note))
         return path
     return None
 
@@ -296,17 +297,19 @@ def _drop_note(path: Path | None) -> None:
 
 
 def lock_holder(db: sqlite_utils.Database) -> str:
-    """Who holds the write lock, from its note: "a paperbot import (pid 12, since 08:00:01Z)"; a
-    writer without a live note (another tool, or one killed mid-write) is "another process"."""
+    """Who holds the write lock, from its note: "paperbot import (importing a.jsonl, pid 12, since
+    08:00:01Z)"; a writer without a live note (another tool, one killed mid-write) is "another
+    process"."""
     path = lock_note_path(db)
     try:
         note = json.loads(path.read_text()) if path else {}
-        pid, what, since = int(note["pid"]), note["what"], note["since"]
+        pid, who, what, since = int(note["pid"]), note["who"], note["what"], note["since"]
     except (OSError, ValueError, KeyError, TypeError):
         return "another process"
     if not _alive(pid):
         return "another process"  # a note left by a killed writer names nobody
-    return f"a paperbot {what} (pid {pid}, since {since})"
+    doing = f"{what}, " if what else ""
+    return f"{who} ({doing}pid {pid}, since {since})"
 
 
 def _alive(pid: int) -> bool:
