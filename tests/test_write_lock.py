@@ -31,15 +31,26 @@ def count(db_path) -> int:
         db.close()
 
 
-def test_import_waits_for_a_writer_holding_the_lock_and_succeeds(tmp_path):
+def collection(tmp_path, n: int):
+    """A database of n imported papers."""
     db_path = tmp_path / "papers.db"
-    assert (
-        paperbot(db_path, "import", str(write_jsonl(tmp_path / "a.jsonl", 50, "a"))).returncode == 0
-    )
-    holder = start_writer("hold", db_path, 2.0)
+    first = paperbot(db_path, "import", str(write_jsonl(tmp_path / "a.jsonl", n, "a")))
+    assert first.returncode == 0, first.stderr
+    return db_path
+
+
+def import_while_held(db_path, held: float, n: int):
+    """Import n papers while another process holds the write lock for `held` seconds:
+    (the holder, the import's result, how long the import took)."""
+    holder = start_writer("hold", db_path, held)
     started = time.monotonic()
-    result = paperbot(db_path, "import", str(write_jsonl(tmp_path / "b.jsonl", 200, "b")))
-    waited = time.monotonic() - started
+    result = paperbot(db_path, "import", str(write_jsonl(db_path.parent / "b.jsonl", n, "b")))
+    return holder, result, time.monotonic() - started
+
+
+def test_import_waits_for_a_writer_holding_the_lock_and_succeeds(tmp_path):
+    db_path = collection(tmp_path, 50)
+    holder, result, waited = import_while_held(db_path, 2.0, 200)
     assert holder.wait(timeout=30) == 0
     assert result.returncode == 0, result.stderr
     assert "200 new" in result.stdout
@@ -48,10 +59,7 @@ def test_import_waits_for_a_writer_holding_the_lock_and_succeeds(tmp_path):
 
 
 def test_two_imports_and_the_bot_writing_at_once_all_succeed(tmp_path):
-    db_path = tmp_path / "papers.db"
-    assert (
-        paperbot(db_path, "import", str(write_jsonl(tmp_path / "a.jsonl", 10, "a"))).returncode == 0
-    )
+    db_path = collection(tmp_path, 10)
     files = [write_jsonl(tmp_path / f"{p}.jsonl", 3000, p) for p in ("x", "y")]
     bot = start_writer("bot", db_path, 4.0)
     imports = [
@@ -66,14 +74,8 @@ def test_two_imports_and_the_bot_writing_at_once_all_succeed(tmp_path):
 
 
 def test_a_holder_longer_than_the_timeout_gives_one_clear_line_and_writes_nothing(tmp_path):
-    db_path = tmp_path / "papers.db"
-    assert (
-        paperbot(db_path, "import", str(write_jsonl(tmp_path / "a.jsonl", 20, "a"))).returncode == 0
-    )
-    holder = start_writer("hold", db_path, 13.0)
-    started = time.monotonic()
-    result = paperbot(db_path, "import", str(write_jsonl(tmp_path / "b.jsonl", 100, "b")))
-    waited = time.monotonic() - started
+    db_path = collection(tmp_path, 20)
+    holder, result, waited = import_while_held(db_path, 13.0, 100)
     assert result.returncode == 1
     refusal = [line for line in result.stderr.splitlines() if "refused" in line]
     assert len(refusal) == 1 and "Traceback" not in result.stderr
