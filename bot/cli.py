@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -41,17 +42,51 @@ def emit(obj: object) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False))
 
 
-@click.group()
+GLOBAL_OPTIONS = ("--db",)  # options of the group that may also follow the command's name
+WRITERS = {"run": "the bot (paperbot run)"}  # how a lock note names each command's writes
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options (with their values) to the front, so `paperbot ask --db X q` works as
+    `paperbot --db X ask q` (click parses a group's options only before the command)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        (front if arg.startswith(tuple(o + "=" for o in GLOBAL_OPTIONS)) else rest).append(arg)
+        i += 1
+    return front + rest
+
+
+class PaperbotGroup(click.Group):
+    """The `paperbot` group: global options anywhere on the line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
+@click.group(cls=PaperbotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="paperbot", prog_name="paperbot")
 @click.option(
     "--db",
     "db_path",
     envvar="PAPERBOT_DB",
-    help="Database file (default: PAPERBOT_DB or the user data dir).",
+    help="Database file (default: PAPERBOT_DB or the user data dir); also after the command.",
 )
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None) -> None:
     """paperbot: ask questions about your team's paper collection."""
     ctx.obj = Context(db_path)
+    command = ctx.invoked_subcommand or ""
+    store_db.set_writer(WRITERS.get(command, f"paperbot {command}"))
 
 
 @cli.command("import")
@@ -89,6 +124,9 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
             f"total: {totals['new']} new, {totals['updated']} updated, "
             f"{totals['unchanged']} unchanged, {totals['refused']} refused"
         )
+    demo = store_db.demo_count(db)
+    if demo:
+        click.echo(f"note: {demo} demo papers are still here; `paperbot remove --demo`", err=True)
     if totals["refused"]:
         sys.exit(1)
 
@@ -140,8 +178,12 @@ def engine(ctx: Context):
     return Answers(ctx.db(), ctx.db_path)
 
 
-def print_answer(answer, as_json: bool) -> None:
-    """One JSON object, or a short human-readable listing."""
+def print_answer(answer, as_json: bool, scores: bool = True) -> None:
+    """One JSON object, or a short human-readable listing with titles and snippets cut as the
+    bot cuts them (an abstract without sentence breaks can make a 40,000-character snippet)."""
+    from bot.formatting import SNIPPET_CHARS, TITLE_CHARS
+    from store.answers import shorten
+
     if as_json:
         emit(answer.to_json())
         return
@@ -151,8 +193,9 @@ def print_answer(answer, as_json: bool) -> None:
             click.echo(f"  closest title (suggestion): {title}")
         return
     for n, hit in enumerate(answer.results, answer.offset + 1):
-        click.echo(f"{n}. {hit.title}  [{hit.id}, score {hit.score:.2f}]")
-        click.echo(f"   {hit.snippet}")
+        score = f", score {hit.score:.2f}" if scores else ""
+        click.echo(f"{n}. {shorten(hit.title, TITLE_CHARS)}  [{hit.id}{score}]")
+        click.echo(f"   {shorten(hit.snippet, SNIPPET_CHARS)}")
         if hit.url:
             click.echo(f"   {hit.url}")
         for kind, urls in hit.links_by_kind().items():
@@ -209,7 +252,121 @@ def repo_cmd(ctx: Context, name: str, as_json: bool, limit: int) -> None:
 @click.pass_obj
 def similar_cmd(ctx: Context, paper_id: str, as_json: bool, limit: int) -> None:
     """Papers most like the given one (by id or arXiv id)."""
-    print_answer(engine(ctx).similar(paper_id, limit=limit), as_json)
+    answer = engine(ctx).similar(paper_id, limit=limit)
+    if answer.query == paper_id and not answer.results:  # as the bot's /similar tells it
+        fail(f"unknown id: {paper_id}")
+    print_answer(answer, as_json)
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr, exit 1."""
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+@cli.command("paper")
+@click.argument("paper_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the paper as one JSON object.")
+@click.pass_obj
+def paper_cmd(ctx: Context, paper_id: str, as_json: bool) -> None:
+    """One paper in full (by id or arXiv id), as the bot's /paper shows it."""
+    paper = engine(ctx).paper(paper_id)
+    if paper is None:
+        fail(f"unknown id: {paper_id}")
+    if as_json:
+        emit(paper)
+        return
+    click.echo(paper["title"])
+    if paper["authors"]:
+        click.echo(", ".join(paper["authors"]))
+    facts = [f"id {paper['id']}"] + [f"arXiv {paper['arxiv_id']}"] * bool(paper["arxiv_id"])
+    for label, key in (("published", "published"), ("added", "added_at")):
+        if paper.get(key):
+            facts.append(f"{label} {str(paper[key])[:10]}")
+    click.echo(" · ".join(facts))
+    if paper["url"]:
+        click.echo(paper["url"])
+    click.echo("")
+    click.echo(paper["abstract"])
+    for link in paper["links"]:
+        click.echo(f"{link['kind']}: {link['url']}")
+
+
+@cli.command("latest")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def latest_cmd(ctx: Context, limit: int, as_json: bool) -> None:
+    """The most recently added papers, newest first, with a gist each (the bot's /latest)."""
+    from store.answers import Answer
+
+    hits = engine(ctx).latest(limit)
+    print_answer(Answer("latest", hits, total=len(hits)), as_json, scores=False)
+
+
+@cli.command("remove")
+@click.option("--demo", is_flag=True, help="The bundled demo papers (the ones no import named).")
+@click.pass_obj
+def remove_cmd(ctx: Context, demo: bool) -> None:
+    """Remove papers from the collection: today, the bundled demo collection."""
+    if not demo:
+        raise click.UsageError("say what to remove: --demo")
+    from store.index import sync_index
+
+    db = ctx.db(seed=False)
+    try:
+        removed = store_db.remove_demo(db)
+    except store_db.StoreError as exc:
+        fail(str(exc))
+    if removed:
+        sync_index(db, ctx.db_path)  # rebuilt now (see remove_demo), not at the next question
+    click.echo(f"removed {removed} demo papers" if removed else "no demo papers to remove")
+
+
+@cli.group("subscriptions")
+def subscriptions_cmd() -> None:
+    """The chats that get the daily digest: list, add, remove."""
+
+
+@subscriptions_cmd.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def subscriptions_list(ctx: Context, as_json: bool) -> None:
+    """Every subscribed chat with its keywords, time and last digest."""
+    subs = store_db.active_subscriptions(ctx.db(seed=False))
+    if as_json:
+        emit({"subscriptions": subs})
+        return
+    for sub in subs:
+        when = f"{sub['push_time'] or 'default time'} {sub['timezone'] or ''}".rstrip()
+        keywords = sub["keywords"] or "every new paper"
+        last = sub["last_push_at"] or "never"
+        click.echo(f"chat {sub['chat_id']}: {keywords}; at {when}; last digest {last}")
+    click.echo(f"{len(subs)} subscribed chats")
+
+
+@subscriptions_cmd.command("add", context_settings={"ignore_unknown_options": True})
+@click.argument("chat_id", type=int)
+@click.argument("keywords", nargs=-1)
+@click.pass_obj
+def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> None:
+    """Subscribe CHAT_ID (a group's is negative), to every new paper or to KEYWORDS."""
+    from bot.subscriptions import MAX_KEYWORDS_CHARS
+    from store.answers import clean_query
+
+    words = clean_query(" ".join(keywords))[:MAX_KEYWORDS_CHARS]  # as /subscribe cleans them
+    sub = store_db.subscribe(ctx.db(seed=False), chat_id, "", words)
+    click.echo(f"chat {chat_id} subscribed to {sub['keywords'] or 'every new paper'}")
+
+
+@subscriptions_cmd.command("remove", context_settings={"ignore_unknown_options": True})
+@click.argument("chat_id", type=int)
+@click.pass_obj
+def subscriptions_remove(ctx: Context, chat_id: int) -> None:
+    """Stop CHAT_ID's daily digest."""
+    if not store_db.unsubscribe(ctx.db(seed=False), chat_id):
+        fail(f"chat {chat_id} is not subscribed")
+    click.echo(f"chat {chat_id} unsubscribed")
 
 
 @cli.command("run")
@@ -352,7 +509,29 @@ def push_cmd(ctx: Context, dry_run: bool) -> None:
         if outcome.error:
             line += f" - {outcome.error}"
         click.echo(line)
+        if dry_run:
+            for text in digest_texts(answers, outcome.chat_id):
+                click.echo(text + "\n")
     click.echo(("would push: " if dry_run else "pushed: ") + summary(outcomes))
+
+
+def digest_texts(answers, chat_id: int) -> list[str]:
+    """The messages (Telegram HTML) `push` would send this chat now: push_chat's choice of
+    papers, bot.push.digest_parts' text (push_chat's dry run counts them but keeps no text)."""
+    from bot.push import DIGEST_PAPERS, MAX_CANDIDATES, digest_parts
+
+    with answers.store() as db:
+        sub = store_db.subscription(db, chat_id)
+        ids = store_db.undelivered(db, chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
+    if sub.get("keywords") and ids:
+        ids = answers.matching(sub["keywords"], ids)
+    shown = ids[:DIGEST_PAPERS]
+    with answers.store() as db:
+        found = store_db.get_papers(db, shown)
+    papers = [found[i] for i in shown if i in found]
+    return (
+        [part.text for part in digest_parts(papers, len(ids) - len(shown), answers)] if ids else []
+    )
 
 
 async def _no_send(chat_id: int, text: str) -> None:

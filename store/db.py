@@ -6,9 +6,12 @@ answers read papers back through the functions here.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -22,13 +25,20 @@ import sqlite_utils
 
 from store.clean import normalize_title, title_id
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `demo` table (which papers are the bundled demo collection)
 SEED_RESOURCE = "seed_listing.txt"
+SEED_NAME = "bundled listing"
 CHUNK = 5000
+LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer (README promises it)
+SAME_TITLE = 0.6  # normalized titles less alike than this are two different papers
 
 
 class StoreError(RuntimeError):
     """The database cannot be opened or written (read-only, locked, full, corrupt)."""
+
+
+class ConflictError(StoreError):
+    """A record names a stored paper's id but is clearly another paper: the file is refused."""
 
 
 @dataclass
@@ -52,7 +62,7 @@ def default_db_path() -> Path:
 
 
 def open_db(
-    path: str | Path | None = None, read_only: bool = False, timeout: float = 10.0
+    path: str | Path | None = None, read_only: bool = False, timeout: float = LOCK_TIMEOUT
 ) -> sqlite_utils.Database:
     """Open (creating if needed) the database in WAL mode with the current schema.
 
@@ -86,7 +96,9 @@ def _writable(path: Path) -> bool:
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create the tables and indexes this version needs (idempotent)."""
-    with db.atomic():
+    with writing(db, "schema upgrade"):
+        if db.execute("pragma user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # another process upgraded it while this one waited for the lock
         db["papers"].create(
             {
                 "id": str,
@@ -143,6 +155,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
         db["meta"].insert({"key": "uuid", "value": uuid.uuid4().hex}, ignore=True)
+        if "demo" not in db.table_names():
+            db["demo"].create({"paper_id": str}, pk="paper_id")
+            _mark_old_demo(db)
         for table, cols in [
             ("papers", ["arxiv_id"]),
             ("papers", ["title_norm"]),
@@ -199,6 +214,114 @@ def max_seq(db: sqlite_utils.Database) -> int:
     return db.execute("select coalesce(max(seq), 0) from papers").fetchone()[0]
 
 
+# ---------------------------------------------------------------- the write lock
+#
+# Every write transaction starts with BEGIN IMMEDIATE: it takes SQLite's write lock first, so the
+# busy timeout applies. A deferred BEGIN that reads and then writes gets SQLITE_BUSY on the upgrade
+# at once, without waiting (what made imports fail after 0.4-2.6 s). While it holds the lock, the
+# writer names its kind of work in a note file beside the database (a row would be invisible to the
+# other processes until commit); whoever times out reads it to say what it waited for.
+
+_writer = "a paperbot process"  # this process's kind of work, set by the command that runs it
+
+
+def set_writer(kind: str) -> None:
+    """Name this process in lock notes ("paperbot import", "the bot", ...): what a write that
+    timed out waiting for it tells the operator."""
+    global _writer
+    _writer = kind
+
+
+def lock_note_path(db: sqlite_utils.Database) -> Path | None:
+    """`<database>-writer`, beside the file (None for an in-memory database)."""
+    row = db.execute("pragma database_list").fetchone()
+    return Path(row[2] + "-writer") if row and row[2] else None
+
+
+@contextlib.contextmanager
+def writing(db: sqlite_utils.Database, action: str = "") -> Iterator[None]:
+    """One write transaction that waits up to the busy timeout for the lock, then commits (or
+    rolls back on any exception). Inside another transaction it is a savepoint of it."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    _begin_immediate(db)
+    note = _write_note(db, action)
+    try:
+        yield
+    except BaseException:
+        _drop_note(note)
+        db.conn.rollback()
+        raise
+    _drop_note(note)  # before COMMIT: after it, the next writer's note may already be there
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.rollback()
+        raise
+
+
+def _begin_immediate(db: sqlite_utils.Database) -> None:
+    """BEGIN IMMEDIATE, turning a lock that stayed held past the timeout into a clear StoreError."""
+    started = time.monotonic()
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        waited = time.monotonic() - started
+        raise StoreError(
+            f"database is locked: {lock_holder(db)} held the write lock for the {waited:.0f} s "
+            "this write waited; nothing was written, try again when it is done"
+        ) from None
+
+
+def _write_note(db: sqlite_utils.Database, action: str) -> Path | None:
+    """Record who holds the lock (best effort: a read-only folder just gets no note)."""
+    path = lock_note_path(db)
+    if path is None:
+        return None
+    started = datetime.now(UTC).strftime("%H:%M:%SZ")
+    note = {"pid": os.getpid(), "who": _writer, "what": action, "since": started}
+    with contextlib.suppress(OSError):
+        path.write_text(json.dumps(note))
+        return path
+    return None
+
+
+def _drop_note(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def lock_holder(db: sqlite_utils.Database) -> str:
+    """Who holds the write lock, from its note: "paperbot import (importing a.jsonl, pid 12, since
+    08:00:01Z)"; a writer without a live note (another tool, one killed mid-write) is "another
+    process"."""
+    path = lock_note_path(db)
+    try:
+        note = json.loads(path.read_text()) if path else {}
+        pid, who, what, since = int(note["pid"]), note["who"], note["what"], note["since"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+    if not _alive(pid):
+        return "another process"  # a note left by a killed writer names nobody
+    doing = f"{what}, " if what else ""
+    return f"{who} ({doing}pid {pid}, since {since})"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
 # ---------------------------------------------------------------- writes
 
 
@@ -206,25 +329,40 @@ _MERGED = ("title", "abstract", "raw", "authors", "keywords", "published", "list
 
 
 def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
-    """Newer arXiv version wins every field it has; otherwise a record only fills empty fields."""
-    newer = (rec.get("version") or 0) > (old.get("version") or 0)
+    """The incoming record is the newer one and wins every field it has a value for (a corrected
+    export, a new arXiv version), keywords excepted: two sources' keywords are joined. A record of
+    an older arXiv version than the stored one only fills empty fields."""
+    older = (rec.get("version") or 0) < (old.get("version") or 0) and bool(rec.get("version"))
     merged = dict(old)
     for field in _MERGED:
         value = rec.get(field)
         if value in (None, "", "[]"):
             continue
-        if field == "keywords" and not newer:
+        if field == "keywords" and not older:
             merged[field] = _union_json(old.get(field), value)
-        elif newer or _empty(old, field):
+        elif not older or _empty(old, field):
             merged[field] = value
-    if newer and rec.get("abstract"):
+    if not older and rec.get("abstract"):
         merged["raw"] = rec.get("raw")  # None: the same as the new abstract
     if rec.get("arxiv_id") and not old.get("arxiv_id"):
         merged["arxiv_id"] = rec["arxiv_id"]
-    if newer:
+    if not older and rec.get("version"):
         merged["version"] = rec["version"]
     merged["title_norm"] = normalize_title(merged["title"])
     return merged
+
+
+def _check_same_paper(old: dict[str, Any], row: dict[str, Any]) -> None:
+    """A record that names a stored id (not an arXiv id both share) with a clearly different
+    title is another paper: refuse the file rather than overwrite or silently drop either."""
+    if row["id"] != old["id"] or (row["arxiv_id"] and row["arxiv_id"] == old.get("arxiv_id")):
+        return
+    alike = difflib.SequenceMatcher(None, old["title_norm"], row["title_norm"]).ratio()
+    if alike < SAME_TITLE:
+        raise ConflictError(
+            f'id {row["id"]} is stored as "{old["title"]}" but this record is titled '
+            f'"{row["title"]}": the whole file is refused (an import is all or nothing)'
+        )
 
 
 def _empty(row: dict[str, Any], field: str) -> bool:
@@ -268,27 +406,37 @@ def upsert_papers(
     Dedup is by arXiv id, then by normalized title. A paper's id never changes once stored.
     `progress` is called with the number of records done after each chunk.
     """
-    result = ImportResult()
-    done = 0
     try:
-        with db.atomic():
-            seq = max_seq(db)
-            for chunk in _chunks(records, CHUNK):
-                seq = _upsert_chunk(db, chunk, result, seq)
-                done += len(chunk)
-                if progress:
-                    progress(done)
-            db["imports"].insert(
-                {
-                    "at": now_utc(),
-                    "name": name,
-                    "new": result.new,
-                    "updated": result.updated,
-                    "unchanged": result.unchanged,
-                }
-            )
+        with writing(db, f"importing {name}" if name else "importing"):
+            return _upsert_all(db, records, name, progress)
     except sqlite3.Error as exc:
         raise StoreError(f"database write failed, nothing was imported: {exc}") from None
+
+
+def _upsert_all(
+    db: sqlite_utils.Database,
+    records: Iterable[dict[str, Any]],
+    name: str,
+    progress: Callable[[int], None] | None,
+) -> ImportResult:
+    """`upsert_papers` inside the caller's transaction; the file is recorded in `imports`."""
+    result = ImportResult()
+    done = 0
+    seq = max_seq(db)
+    for chunk in _chunks(records, CHUNK):
+        seq = _upsert_chunk(db, chunk, result, seq)
+        done += len(chunk)
+        if progress:
+            progress(done)
+    db["imports"].insert(
+        {
+            "at": now_utc(),
+            "name": name,
+            "new": result.new,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+        }
+    )
     return result
 
 
@@ -327,6 +475,7 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
     by_id, by_arxiv, by_title = _existing(db, rows)
     now = now_utc()
     status: dict[str, str] = {}  # stored id -> "new" | "updated", counted once per paper
+    claimed: list[str] = []  # stored papers this file names: no longer only the demo's
     batch: dict[str, dict[str, Any]] = {}
     links: dict[str, list[dict[str, str]]] = {}
     for rec, row in zip(records, rows, strict=True):
@@ -335,6 +484,9 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
             or (by_arxiv.get(row["arxiv_id"]) if row["arxiv_id"] else None)
             or by_title.get(row["title_norm"])
         )
+        if old is not None:
+            _check_same_paper(old, row)
+            claimed.append(old["id"])
         if old is None:
             seq += 1
             row.update(added_at=now, updated_at=now, seq=seq)
@@ -371,6 +523,7 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
         db.conn.executemany(
             "insert or ignore into links (paper_id, url, kind, pos) values (?, ?, ?, ?)", link_rows
         )
+    _unmark_demo(db, claimed)
     return seq
 
 
@@ -405,12 +558,75 @@ def bundled_listing() -> str:
 
 
 def ensure_seeded(db: sqlite_utils.Database) -> ImportResult | None:
-    """Import the bundled collection when the database is empty, so a fresh install can answer."""
-    if paper_count(db):
-        return None
+    """Import the bundled demo collection into a database that is empty and never had an import,
+    so a fresh install can answer; a team's database never gets it unasked. Decided inside the
+    write transaction, so two first starts at once seed it once."""
+    if paper_count(db) or db.execute("select count(*) from imports").fetchone()[0]:
+        return None  # the common case, without taking the write lock
     from store.importers import listing  # local: importers sit above the store's read side
 
-    return upsert_papers(db, listing.parse(bundled_listing()), name="bundled listing")
+    try:
+        with writing(db, "loading the demo collection"):
+            if paper_count(db) or db.execute("select count(*) from imports").fetchone()[0]:
+                return None
+            result = _upsert_all(db, listing.parse(bundled_listing()), SEED_NAME, None)
+            db.execute("insert or ignore into demo (paper_id) select id from papers")
+    except sqlite3.Error as exc:
+        raise StoreError(f"database write failed, the demo was not loaded: {exc}") from None
+    return result
+
+
+def _unmark_demo(db: sqlite_utils.Database, ids: list[str]) -> None:
+    """Demo papers that an import names are the team's now: `remove --demo` keeps them."""
+    if not ids or not db.execute("select 1 from demo limit 1").fetchone():
+        return
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        db.execute(f"delete from demo where paper_id in ({','.join('?' * len(part))})", part)
+
+
+def _mark_old_demo(db: sqlite_utils.Database) -> None:
+    """Schema upgrade: papers an earlier version seeded (the bundled ones, never changed since:
+    `updated_at` still `added_at`) become the demo, so `remove --demo` can take them out too."""
+    if not db.execute("select 1 from imports where name = ?", [SEED_NAME]).fetchone():
+        return
+    from store.importers import listing
+
+    ids = [_row(r)["id"] for r in listing.parse(bundled_listing())]
+    marks = ",".join("?" * len(ids))
+    db.execute(
+        "insert or ignore into demo (paper_id) select id from papers where source = 'listing' "
+        f"and updated_at = added_at and id in ({marks})",
+        ids,
+    )
+
+
+def demo_count(db: sqlite_utils.Database) -> int:
+    """How many papers of the bundled demo collection the database holds."""
+    if "demo" not in db.table_names():
+        return 0
+    return db.execute("select count(*) from demo").fetchone()[0]
+
+
+def remove_demo(db: sqlite_utils.Database) -> int:
+    """Delete the demo papers (with their links and ledger rows); returns how many.
+
+    The index and the vectors follow the database by seq and cannot retire a deleted paper, so
+    the database takes a new identity (`meta.uuid`): every index or vectors folder saved for the
+    old one, the running bot's in memory included, is rebuilt from the database at its next sync.
+    """
+    try:
+        with writing(db, "removing the demo collection"):
+            count = demo_count(db)
+            if not count:
+                return 0
+            for table, col in (("links", "paper_id"), ("ledger", "paper_id"), ("papers", "id")):
+                db.execute(f"delete from {table} where {col} in (select paper_id from demo)")
+            db.execute("delete from demo")
+            db.execute("update meta set value = ? where key = 'uuid'", [uuid.uuid4().hex])
+    except sqlite3.Error as exc:
+        raise StoreError(f"database write failed, nothing was removed: {exc}") from None
+    return count
 
 
 # ---------------------------------------------------------------- reads
@@ -566,9 +782,9 @@ def stats(db: sqlite_utils.Database) -> dict[str, Any]:
 
 def subscribe(db, chat_id: int, title: str = "", keywords: str = "") -> dict[str, Any]:
     """Subscribe (or re-activate) a chat; new papers are those imported after this moment."""
-    since = db.execute("select coalesce(max(rowid), 0) from papers").fetchone()[0]
-    old = subscription(db, chat_id)
-    with db.atomic():
+    with writing(db, "subscribing a chat"):
+        since = db.execute("select coalesce(max(rowid), 0) from papers").fetchone()[0]
+        old = subscription(db, chat_id)
         if old and old["active"]:
             db["subscriptions"].update(
                 chat_id, {"keywords": keywords, "title": title or old["title"]}
@@ -592,19 +808,19 @@ def subscribe(db, chat_id: int, title: str = "", keywords: str = "") -> dict[str
 
 def unsubscribe(db, chat_id: int) -> bool:
     """Stop the push for a chat; returns whether it was subscribed."""
-    old = subscription(db, chat_id)
-    if not old or not old["active"]:
-        return False
-    with db.atomic():
+    with writing(db, "unsubscribing a chat"):
+        old = subscription(db, chat_id)
+        if not old or not old["active"]:
+            return False
         db["subscriptions"].update(chat_id, {"active": 0})
     return True
 
 
 def update_subscription(db, chat_id: int, **fields: Any) -> dict[str, Any] | None:
     """Change a subscription's push_time, timezone, keywords or title."""
-    if not subscription(db, chat_id):
-        return None
-    with db.atomic():
+    with writing(db, "changing a subscription"):
+        if not subscription(db, chat_id):
+            return None
         db["subscriptions"].update(chat_id, fields)
     return subscription(db, chat_id)
 
@@ -634,7 +850,7 @@ def ledger_mark(
 ) -> None:
     """Record (commit) the state of papers for a chat: pending, sent, summarized."""
     now = now_utc()
-    with db.atomic():
+    with writing(db, "recording a push"):
         db["ledger"].upsert_all(
             [
                 {
@@ -652,7 +868,7 @@ def ledger_mark(
 
 def ledger_forget(db, chat_id: int, paper_ids: list[str]) -> None:
     """Drop pending rows of a send that surely failed, so the next run sends them."""
-    with db.atomic():
+    with writing(db, "recording a failed push"):
         for i in range(0, len(paper_ids), 900):
             part = paper_ids[i : i + 900]
             marks = ",".join("?" * len(part))
@@ -664,7 +880,7 @@ def ledger_forget(db, chat_id: int, paper_ids: list[str]) -> None:
 
 def ledger_settle_crashed(db) -> int:
     """Pending rows left by a run that died mid-send become "uncertain" (never resent)."""
-    with db.atomic():
+    with writing(db, "settling a crashed push"):
         cur = db.execute("update ledger set status = 'uncertain' where status = 'pending'")
     return cur.rowcount
 
@@ -679,5 +895,5 @@ def ledger(db, chat_id: int) -> dict[str, str]:
 
 def mark_pushed(db, chat_id: int) -> None:
     """Remember when a chat last received a digest."""
-    with db.atomic():
+    with writing(db, "recording a push"):
         db["subscriptions"].update(chat_id, {"last_push_at": now_utc()})

@@ -87,7 +87,7 @@ def read_file(path: str | Path) -> str:
     except OSError as exc:
         raise FormatError(f"cannot read: {exc.strerror or exc}") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte order mark (Windows editors) is not text
     except UnicodeDecodeError:
         raise FormatError("not UTF-8 text") from None
 
@@ -104,7 +104,7 @@ def iter_file(path: str | Path) -> Iterator[Record]:
             head = handle.read(65536)
     except OSError as exc:
         raise FormatError(f"cannot read: {exc.strerror or exc}") from None
-    first_line = head.split(b"\n", 1)[0].strip()
+    first_line = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].strip()
     if first_line.startswith(b"{") and first_line.endswith(b"}") and b"\n{" in head.strip():
         return _stream_jsonl(path)
     return iter(parse_text(read_file(path)))
@@ -116,7 +116,7 @@ POOL_LINES = 2_000  # lines per task of that pool
 
 def _stream_jsonl(path: Path) -> Iterator[Record]:
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             processes = min(os.cpu_count() or 1, 4)
             if processes > 1 and path.stat().st_size >= POOL_BYTES:
                 yield from _parsed_in_pool(handle, processes)
