@@ -9,14 +9,16 @@ the alternation across buckets.  Rewrites the file in place (order kept).
 Usage:  python bench/assign_splits.py SET.jsonl SEED
 Seeds used: eval_paraphrase_hard.jsonl 20240611, eval_names_typos.jsonl 7.
 """
+
 import json
 import os
 import random
 import sys
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from listing import parse_listing  # noqa: E402
 from bm25_baseline import build_index, rank  # noqa: E402
+from listing import parse_listing  # noqa: E402
 
 
 def main():
@@ -24,12 +26,16 @@ def main():
     papers = parse_listing()
     titles = [t for t, _ in papers]
     bm25 = build_index(papers)
-    rows = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     best = []
     for q in rows:
         r = rank(bm25, titles, q["question"])
         best.append(min(r.index(t) + 1 for t in q["expected"]))
-    bucket = lambda b: 0 if b == 1 else 1 if b <= 3 else 2 if b <= 10 else 3
+
+    def bucket(b):
+        return 0 if b == 1 else 1 if b <= 3 else 2 if b <= 10 else 3
+
     rng = random.Random(seed)
     flip = 0
     for bk in range(4):
@@ -41,8 +47,10 @@ def main():
     with open(path, "w", encoding="utf-8") as f:
         for q in rows:
             f.write(json.dumps(q, ensure_ascii=False) + "\n")
-    print("%s: dev=%d test=%d" % (path, sum(q["split"] == "dev" for q in rows),
-                                  sum(q["split"] == "test" for q in rows)))
+    print(
+        "%s: dev=%d test=%d"
+        % (path, sum(q["split"] == "dev" for q in rows), sum(q["split"] == "test" for q in rows))
+    )
 
 
 if __name__ == "__main__":

@@ -10,18 +10,20 @@ top k.  Prints top-1 / top-3 recall per set and per split.
 
 Usage:  python bench/bm25_baseline.py SET.jsonl [SET.jsonl ...] [--show-hits]
 """
+
 import argparse
 import json
 import os
 import re
 import sys
+from pathlib import Path
 
 import Stemmer
 from rank_bm25 import BM25Okapi
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from listing import parse_listing  # noqa: E402
 from check_overlap import STOPWORDS  # noqa: E402
+from listing import parse_listing  # noqa: E402
 
 _stemmer = Stemmer.Stemmer("english")
 
@@ -43,7 +45,8 @@ def rank(bm25, titles, question):
 
 
 def evaluate(path, bm25, titles, show):
-    rows = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     groups = {"all": []}
     for q in rows:
         ranked = rank(bm25, titles, q["question"])
@@ -54,7 +57,7 @@ def evaluate(path, bm25, titles, show):
             groups.setdefault(q["split"], []).append(best)
         if show:
             print("  rank %3d  %s  -> top1: %s" % (best, q["question"], ranked[0][:60]))
-    print("== %s" % path)
+    print(f"== {path}")
     out = {}
     for g in sorted(groups, key=lambda g: (g != "all", g)):
         r = groups[g]

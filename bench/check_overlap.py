@@ -21,6 +21,7 @@ Usage:  python bench/check_overlap.py [--strict] [--quiet] SET.jsonl [SET.jsonl 
 Exit status 1 if a title is unknown or a fact is not found, or if --strict and any question violates
 the rule; 0 otherwise.
 """
+
 import argparse
 import json
 import os
@@ -34,7 +35,8 @@ from listing import parse_listing  # noqa: E402
 
 MAX_ABSTRACT = 2
 
-STOPWORDS = set("""
+STOPWORDS = set(
+    """
 a about above across after again against all almost along also although always am among an and another any anybody
 anyone anything anywhere are aren around as at be became because become been before being below between both but by
 can cannot could couldn did didn do does doesn doing don done down during each either else enough etc even ever every
@@ -50,7 +52,8 @@ what which who whom whose where when why how
 paper papers model models method methods approach approaches work works use used uses using
 anyone someone somebody know knows remember recall anybody hey hi hmm ok okay guys folks thanks thx pls lol
 did does do is are was were there here one ones stuff kind sort way instead etc vs
-""".split())
+""".split()
+)
 
 _stemmer = Stemmer.Stemmer("english")
 STOP_STEMS = set(_stemmer.stemWords(sorted(STOPWORDS))) | STOPWORDS
@@ -104,25 +107,33 @@ def check_file(path, titles, strict, quiet):
             flag = "  <-- VIOLATION" if strict else "  (would violate strict rule)"
             violations += 1
         if not quiet or (viol and strict):
-            print("  line %d: title=%s abstract=%s%s | %s" % (
-                n, shared_title, shared_abs, flag, q["question"]))
+            print(
+                "  line %d: title=%s abstract=%s%s | %s"
+                % (n, shared_title, shared_abs, flag, q["question"])
+            )
     hist = {}
     for c in abs_counts:
         hist[c] = hist.get(c, 0) + 1
-    print("  summary: %d questions, %d with unknown titles or missing facts, %d strict-rule violations; "
-          "abstract-overlap histogram %s" % (
-              len(rows), bad_titles, violations,
-              ", ".join("%d words: %d" % (k, hist[k]) for k in sorted(hist))))
+    print(
+        "  summary: %d questions, %d with unknown titles or missing facts, %d strict-rule violations; "
+        "abstract-overlap histogram %s"
+        % (
+            len(rows),
+            bad_titles,
+            violations,
+            ", ".join("%d words: %d" % (k, hist[k]) for k in sorted(hist)),
+        )
+    )
     return bad_titles, violations
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("sets", nargs="+")
-    ap.add_argument("--strict", action="store_true",
-                    help="enforce the no-title-word / <=2-abstract-word rule")
-    ap.add_argument("--quiet", action="store_true",
-                    help="only print violations and summaries")
+    ap.add_argument(
+        "--strict", action="store_true", help="enforce the no-title-word / <=2-abstract-word rule"
+    )
+    ap.add_argument("--quiet", action="store_true", help="only print violations and summaries")
     args = ap.parse_args()
     titles = parse_listing()
     fail = False

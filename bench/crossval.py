@@ -28,11 +28,7 @@ from store.evaluation import evaluate  # noqa: E402
 def dev_sets() -> dict[str, list[dict]]:
     """Each set's questions used for choosing: its dev split if it has one, else all of it."""
     sets = question_sets()
-    return {
-        name: sets.get(f"{name}:dev", items)
-        for name, items in sets.items()
-        if ":" not in name
-    }
+    return {name: sets.get(f"{name}:dev", items) for name, items in sets.items() if ":" not in name}
 
 
 def choose(table: dict[float, dict[str, tuple[float, float]]], names: list[str]) -> float:
@@ -66,7 +62,9 @@ def main() -> None:
     print("| --- " * (len(names) + 1) + "|")
     for w, row in table.items():
         print(f"| {w} | " + " | ".join(f"{row[n][0]:.2f} / {row[n][1]:.2f}" for n in names) + " |")
-    print("\nleave one set out (weight chosen on the others -> its top-1 / top-3 on the one left out):")
+    print(
+        "\nleave one set out (weight chosen on the others -> its top-1 / top-3 on the one left out):"
+    )
     for left in names:
         w = choose(table, [n for n in names if n != left])
         print(f"  {left}: {w} -> {table[w][left][0]:.2f} / {table[w][left][1]:.2f}")

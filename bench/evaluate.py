@@ -72,7 +72,9 @@ def run(answers: Answers, sets: dict[str, list[dict]], misses: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--misses", action="store_true", help="list the questions not answered first")
+    parser.add_argument(
+        "--misses", action="store_true", help="list the questions not answered first"
+    )
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--config", action="append", choices=list(CONFIGS), help="only these")
     args = parser.parse_args()
@@ -100,7 +102,11 @@ def main() -> None:
 def print_table(reports: dict, sets: dict) -> None:
     """Markdown: one row per configuration, top-1 / top-3 per set, refusals, latency."""
     cols = list(sets)
-    print("| configuration | " + " | ".join(cols) + " | nonsense refused | real refused | p50 / p95 ms |")
+    print(
+        "| configuration | "
+        + " | ".join(cols)
+        + " | nonsense refused | real refused | p50 / p95 ms |"
+    )
     print("| --- " * (len(cols) + 4) + "|")
     for name, r in reports.items():
         cells = [f"{r[c]['recall@1']:.2f} / {r[c]['recall@3']:.2f}" for c in cols]

@@ -3,6 +3,7 @@
 Format: a page header, then each paper as a title line, blank line, abstract
 paragraph, blank line; optional date lines such as "Mar 12" between papers.
 """
+
 import os
 import re
 
@@ -27,7 +28,7 @@ def parse_listing(path=LISTING):
     papers = [(blocks[i], blocks[i + 1]) for i in range(0, len(blocks), 2)]
     for t, a in papers:
         if len(t) > len(a):
-            raise ValueError("suspicious pair (title longer than abstract): %r" % t)
+            raise ValueError(f"suspicious pair (title longer than abstract): {t!r}")
     return papers
 
 

@@ -50,7 +50,7 @@ LEXICAL_WEIGHT = 0.6
 SEMANTIC_FOUND = 0.26
 SEMANTIC_MARGIN = 0.12
 SEMANTIC_CANDIDATES = 30
-NAME_BONUS = 1.0  # a paper the question names ("clip paper?") gains a standard deviation
+NAME_BONUS = 2.0  # a paper the question names ("clip paper?") gains two standard deviations
 LEXICAL_CANDIDATES = 20
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 EMBED_BATCH = 32
@@ -247,7 +247,9 @@ class Answers:
         shipped = vec.seed_vectors(self.encoder.name)
         with self._lock:
             pending = store_db.iter_for_index(self.db, self.vectors.covered_seq)
-            return all(vec.text_key(title, abstract) in shipped for _, _, title, abstract, _ in pending)
+            return all(
+                vec.text_key(title, abstract) in shipped for _, _, title, abstract, _ in pending
+            )
 
     def embed(self, max_papers: int | None = None, progress=None, save_every: int = 2000) -> int:
         """Embed papers changed since the vectors last caught up, a batch at a time, without
@@ -317,7 +319,9 @@ class Answers:
         size = len(index.terms)
         if self._speller is None or size > self._speller_size * 1.1:
             df = index.df
-            self._speller = Speller((t, int(df[tid])) for t, tid in index.terms.items() if tid < len(df))
+            self._speller = Speller(
+                (t, int(df[tid])) for t, tid in index.terms.items() if tid < len(df)
+            )
             self._speller_size = size
         return self._speller
 
@@ -459,22 +463,26 @@ class Answers:
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
         spec = self._specificity(terms)
         equivalents = self._equivalent_spec(exp)
-        named = self._named(question or "") - (exclude or set()) if similarity else set()
+        named = {p for p in self._named(question or "") - (exclude or set()) if self._alive(p)}
         if named:
             papers.update(store_db.get_papers(self.db, [p for p in named if p not in papers]))
         if similarity:
-            order = sem.fuse(lexical, similarity, self.lexical_weight, bonus=dict.fromkeys(named, NAME_BONUS))
-            found_by_meaning = max(similarity.values())
-            bar = max(SEMANTIC_FOUND, found_by_meaning - SEMANTIC_MARGIN)
-        else:
-            order = sorted(lexical.items(), key=lambda x: -x[1])
+            bonus = dict.fromkeys(named, NAME_BONUS)
+            order = sem.fuse(lexical, similarity, self.lexical_weight, bonus)
+            bar = max(SEMANTIC_FOUND, max(similarity.values()) - SEMANTIC_MARGIN)
+        else:  # BM25 alone: a paper the question names is a candidate, in its place
+            order = list(lexical.items()) + [(p, 0.0) for p in sorted(named - set(lexical))]
             bar = float("inf")
         good, weak = [], []
         for pid, score in order:
             if pid not in papers:
                 continue
             ok, coverage = self._relevant(spec, self._doc_terms(papers[pid]), equivalents)
-            ok = (ok and lexical.get(pid, 0.0) > 0) or similarity.get(pid, -1.0) >= bar or pid in named
+            ok = (
+                (ok and lexical.get(pid, 0.0) > 0)
+                or similarity.get(pid, -1.0) >= bar
+                or pid in named
+            )
             (good if ok else weak).append((papers[pid], score, coverage))
             if len(good) >= k:
                 break

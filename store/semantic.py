@@ -11,18 +11,14 @@ opens a database whose vectors are missing or stale), and the vectors live besid
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import json
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from store.files import folder_lock, save_array, write_text
 from store.text import split_sentences
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"

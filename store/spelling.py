@@ -21,10 +21,12 @@ def one_edit(a: str, b: str) -> bool:
         return False
     if len(a) > len(b):
         a, b = b, a
-    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    i = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
     if len(a) < len(b):
         return a[i:] == b[i + 1 :]
-    return a[i + 1 :] == b[i + 1 :] or (a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
+    return a[i + 1 :] == b[i + 1 :] or (
+        a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1]
+    )
 
 
 def _deletions(word: str) -> set[str]:
@@ -36,7 +38,11 @@ class Speller:
 
     def __init__(self, terms: Iterable[tuple[str, int]]) -> None:
         best = sorted(
-            ((t, df) for t, df in terms if df >= 2 and MIN_LENGTH - 1 <= len(t) <= 24 and t.isalpha()),
+            (
+                (t, df)
+                for t, df in terms
+                if df >= 2 and MIN_LENGTH - 1 <= len(t) <= 24 and t.isalpha()
+            ),
             key=lambda x: -x[1],
         )[:MAX_WORDS]
         self.df = dict(best)

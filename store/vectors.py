@@ -119,7 +119,9 @@ class Vectors:
                 continue
             whole = float(self.paper[row] @ query)
             lo, hi = int(self.starts[row]), int(self.starts[row + 1])
-            window = float((self.windows[lo:hi].astype(np.float32) @ query).max()) if hi > lo else whole
+            window = (
+                float((self.windows[lo:hi].astype(np.float32) @ query).max()) if hi > lo else whole
+            )
             out[pid] = (whole + window) / 2
         return out
 
@@ -132,7 +134,9 @@ class Vectors:
         out.covered_seq, out.db_uuid = self.covered_seq, self.db_uuid
         for pid, row in self.row_of.items():
             lo, hi = int(self.starts[row]), int(self.starts[row + 1])
-            rows = np.concatenate([self.paper[row : row + 1], self.windows[lo:hi].astype(np.float32)])
+            rows = np.concatenate(
+                [self.paper[row : row + 1], self.windows[lo:hi].astype(np.float32)]
+            )
             out._pending.append((pid, self.keys[row], rows))
         out._settle()
         return out
@@ -146,7 +150,10 @@ class Vectors:
             save_array(folder / "paper.npy", compact.paper.astype(np.float16))
             save_array(folder / "windows.npy", compact.windows)
             save_array(folder / "starts.npy", compact.starts)
-            write_text(folder / "ids.txt", "\n".join(f"{p}\t{k}" for p, k in zip(compact.ids, compact.keys)))
+            write_text(
+                folder / "ids.txt",
+                "\n".join(f"{p}\t{k}" for p, k in zip(compact.ids, compact.keys, strict=False)),
+            )
             meta = {
                 "format": VECTORS_FORMAT,
                 "model": self.model,
@@ -202,7 +209,9 @@ class Vectors:
 # ---------------------------------------------------------------- catching up
 
 
-def open_vectors(db_path: Path | str | None, model: str, dim: int, db_uuid: str, max_seq: int) -> Vectors:
+def open_vectors(
+    db_path: Path | str | None, model: str, dim: int, db_uuid: str, max_seq: int
+) -> Vectors:
     """The saved vectors of this database, or empty ones (another database's, a newer state's
     or damaged files are dropped: they are derived)."""
     folder = vectors_dir(db_path) if db_path else None
