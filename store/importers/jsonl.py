@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from store.clean import classify_link
 from store.importers.common import FormatError, Record, make_record
+from store.importers.library import LIBRARY_SOURCES
 
 
 def parse(text: str) -> list[Record]:
@@ -30,7 +31,8 @@ def iter_records(lines: Iterable[str], first_no: int = 1) -> Iterator[Record]:
 
 
 def line_record(obj: dict, where: str) -> Record:
-    """An exported paper back into a record, keeping its links and raw text."""
+    """An exported paper back into a record, keeping its links and raw text (a library entry's
+    abstract may be empty: it was imported by its title, and the export must re-import)."""
     links = obj.get("links") or []
     if not isinstance(links, list) or not all(
         isinstance(x, dict) and isinstance(x.get("url"), str) for x in links
@@ -51,6 +53,7 @@ def line_record(obj: dict, where: str) -> Record:
         published=obj.get("published"),
         listed=obj.get("listed"),
         ai_summary=obj.get("ai_summary"),
+        abstract_required=obj.get("source") not in LIBRARY_SOURCES,
         extra_links=[
             {
                 "url": x["url"],
