@@ -75,7 +75,7 @@ def _record(entry: Entry) -> Record:
     raw = entry.parser_metadata.get(_METADATA, {})
     where = f"entry {entry.key!r} (line {entry.start_line + 1})"
     prefix = (raw.get("archiveprefix") or raw.get("eprinttype") or "arxiv").strip().lower()
-    eprint = raw.get("eprint", "") if prefix == "arxiv" else ""
+    eprint = f"arXiv:{raw.get('eprint', '')}" if prefix == "arxiv" else ""
     authors = fields.get("author", [])
     return library_record(
         title=fields.get("title"),

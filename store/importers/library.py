@@ -34,13 +34,15 @@ def library_record(
     doi: str | None,
     id_texts: list[str],
 ) -> Record:
-    """One library entry as a record; `id_texts` are fields that may name the arXiv paper, most
-    telling first (eprint before a journal line), and the URLs and DOI are tried after them."""
+    """One library entry as a record. `id_texts` are fields that may name the arXiv paper, most
+    telling first (eprint before a journal line); one counts only if it says "arXiv" (a note's
+    "see also 2103.00020" is another paper). The DOI and the URLs are tried after them."""
     doi = (doi or "").strip()
     for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
         if doi.lower().startswith(prefix):
             doi = doi[len(prefix) :]
-    refs = [ref for text in [*id_texts, doi, *urls] for ref in find_refs(text or "")]
+    named = [text for text in id_texts if "arxiv" in (text or "").lower()]
+    refs = [ref for text in [*named, doi, *urls] for ref in find_refs(text or "")]
     links = [
         {"url": url, "kind": classify_link(url)}
         for url in urls
