@@ -30,6 +30,12 @@ def iter_records(lines: Iterable[str], first_no: int = 1) -> Iterator[Record]:
         yield line_record(obj, f"line {no}")
 
 
+def _library_entry(obj: dict) -> bool:
+    """An exported reference-library entry (its abstract may be empty)."""
+    source = obj.get("source")
+    return isinstance(source, str) and source in LIBRARY_SOURCES
+
+
 def line_record(obj: dict, where: str) -> Record:
     """An exported paper back into a record, keeping its links and raw text (a library entry's
     abstract may be empty: it was imported by its title, and the export must re-import)."""
@@ -53,7 +59,7 @@ def line_record(obj: dict, where: str) -> Record:
         published=obj.get("published"),
         listed=obj.get("listed"),
         ai_summary=obj.get("ai_summary"),
-        abstract_required=obj.get("source") not in LIBRARY_SOURCES,
+        abstract_required=not _library_entry(obj),
         extra_links=[
             {
                 "url": x["url"],
