@@ -8,10 +8,12 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.cli import cli
 from store import db as store_db
-from store.importers import FormatError, detect_format, parse_text
+from store.importers import FormatError, bibtex, csl_json, detect_format, parse_text, ris
 from tests.conftest import FIXTURES
 
 LIBRARY = FIXTURES / "library"
@@ -183,3 +185,96 @@ def test_a_schema_1_database_gains_the_team_table_on_open(db_path):
     assert "team_papers" in db.table_names()
     assert db.execute("pragma user_version").fetchone()[0] == store_db.SCHEMA_VERSION
     assert store_db.stats(db)["team_papers"] == 0
+
+
+BIB_PIECES = st.sampled_from(
+    [
+        "@article{k,",
+        "@string{m = ",
+        "title = ",
+        "{",
+        "}",
+        '"',
+        "#",
+        "m",
+        ",",
+        "\n",
+        '\\"u',
+        "\\'",
+        "{\\ss}",
+        "$x^2$",
+        "%",
+        "@comment{",
+        "@preamble{",
+        "2021",
+        "month = feb",
+        "and",
+    ]
+)
+RIS_PIECES = st.sampled_from(
+    [
+        "TY  - JOUR\n",
+        "TI  - T\n",
+        "AB  - a\n",
+        "ER  - \n",
+        "PY  - 20x/1\n",
+        "AU  - X, Y\n",
+        "KW  - k\n",
+        "wrapped text\n",
+        "\n",
+        "DA  - 2021/13/40\n",
+        "UR  - arxiv.org/abs/2103.00020\n",
+    ]
+)
+
+
+@given(st.lists(BIB_PIECES, max_size=40).map("".join))
+def test_any_bibtex_like_text_is_records_or_a_one_line_refusal(text):
+    _records_or_format_error(bibtex.parse, text)
+
+
+@given(st.lists(RIS_PIECES, max_size=30).map("".join))
+def test_any_ris_like_text_is_records_or_a_one_line_refusal(text):
+    _records_or_format_error(ris.parse, text)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=5),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "type",
+                        "title",
+                        "author",
+                        "issued",
+                        "date-parts",
+                        "raw",
+                        "DOI",
+                        "URL",
+                        "number",
+                        "literal",
+                        "family",
+                    ]
+                ),
+                c,
+                max_size=5,
+            )
+        ),
+        max_leaves=20,
+    )
+)
+def test_any_csl_like_json_is_records_or_a_one_line_refusal(data):
+    _records_or_format_error(csl_json.parse, json.dumps([data]))
+
+
+def _records_or_format_error(parse, text: str) -> None:
+    try:
+        records = parse(text)
+    except FormatError as exc:
+        assert "\n" not in str(exc)
+        return
+    for record in records:
+        assert record["title"] and isinstance(record["abstract"], str)
