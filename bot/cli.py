@@ -5,15 +5,20 @@ Library code never prints or exits; known errors become one-line messages here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from store import db as store_db
-from store.adding import LibraryImport, add_papers, fill_missing_abstracts
 from store.importers import FormatError, iter_file
+
+if TYPE_CHECKING:  # imported where used: `paperbot ask` needs no HTTP client
+    from store.adding import LibraryImport
+    from store.importers.fetch import Fetcher
 
 PROGRESS_THRESHOLD = 5000
 
@@ -67,11 +72,17 @@ def cli(ctx: click.Context, db_path: str | None) -> None:
 def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: bool) -> None:
     """Import listing text, HF daily-papers JSON, arXiv Atom, JSON Lines, BibTeX, CSL JSON or RIS
     files; reference-library entries (BibTeX, CSL JSON, RIS) become the team's papers."""
+    from store.adding import LibraryImport
+    from store.importers.fetch import Fetcher
     from store.index import IndexSync
 
     db = ctx.db(seed=False)
+    # One fetcher for every file's --resolve, so arXiv's pacing holds across files.
+    fetcher = Fetcher() if resolve else None
     # The pool counts each committed file's papers while the next file is written.
-    with IndexSync(db, ctx.db_path) as sync:
+    with IndexSync(db, ctx.db_path) as sync, contextlib.ExitStack() as stack:
+        if fetcher is not None:
+            stack.callback(fetcher.close)
         totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0, "no_abstract": 0}
         files = []
         for path in paths:
@@ -83,7 +94,7 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: boo
                 files.append({"path": path, "refused": str(exc)})
                 click.echo(f"{path}: refused: {exc}", err=True)
                 continue
-            entry = {"path": path, **result.__dict__, **_library_counts(db, library, resolve)}
+            entry = {"path": path, **result.__dict__, **_library_counts(db, library, fetcher)}
             sync.committed()
             for key in ("new", "updated", "unchanged", "no_abstract"):
                 totals[key] += entry.get(key, 0)
@@ -113,15 +124,17 @@ def cli_user() -> str:
         return "cli"
 
 
-def _library_counts(db, library: LibraryImport, resolve: bool) -> dict:
+def _library_counts(db, library: LibraryImport, fetcher: Fetcher | None) -> dict:
     """A library file's team papers still without abstract, after filling them from arXiv when
-    `--resolve` asks; nothing for feeds and exports."""
+    `--resolve` gave a fetcher; nothing for feeds and exports."""
     if not library.records:
         return {}
     counts: dict = {"team": len(library.paper_ids)}
     missing = library.without_abstract(db)
-    if resolve and missing:
-        fill = fill_missing_abstracts(db, missing, arxiv_url=arxiv_url_setting())
+    if fetcher is not None and missing:
+        from store.adding import fill_missing_abstracts
+
+        fill = fill_missing_abstracts(db, missing, fetcher=fetcher, arxiv_url=arxiv_url_setting())
         counts["resolved"] = fill.filled
         counts["resolve_errors"] = fill.errors
         missing = library.without_abstract(db)
@@ -191,6 +204,8 @@ def add_cmd(
 ) -> None:
     """Add papers from arXiv by id (2103.00020, 2103.00020v2, cs/0112017), arXiv abs/pdf/html or
     huggingface.co/papers link, or 10.48550/arXiv.ID DOI; they become the team's papers."""
+    from store.adding import add_papers, fill_missing_abstracts
+    from store.importers.fetch import Fetcher
     from store.index import sync_index
 
     if not refs and not missing_abstracts:
@@ -198,15 +213,19 @@ def add_cmd(
     db = ctx.db()
     url = arxiv_url_setting()
     report = fill = None
+    fetcher = Fetcher()  # one for both steps: arXiv's pacing holds between them
     try:
         if refs:
+            user = added_by or cli_user()
             report = add_papers(
-                db, refs, added_by=added_by or cli_user(), added_in="cli", arxiv_url=url
+                db, refs, added_by=user, added_in="cli", fetcher=fetcher, arxiv_url=url
             )
         if missing_abstracts:
-            fill = fill_missing_abstracts(db, arxiv_url=url)
+            fill = fill_missing_abstracts(db, fetcher=fetcher, arxiv_url=url)
     except store_db.StoreError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        fetcher.close()
     sync_index(db, ctx.db_path)  # the new papers answer questions right away
     if as_json:
         out = report.to_json() if report else {}
