@@ -5,15 +5,20 @@ Library code never prints or exits; known errors become one-line messages here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from store import db as store_db
 from store.importers import FormatError, iter_file
+
+if TYPE_CHECKING:  # imported where used: `paperbot ask` needs no HTTP client
+    from store.adding import LibraryImport
+    from store.importers.fetch import Fetcher
 
 PROGRESS_THRESHOLD = 5000
 
@@ -92,30 +97,44 @@ def cli(ctx: click.Context, db_path: str | None) -> None:
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@click.option(
+    "--resolve",
+    is_flag=True,
+    help="Then fill, from arXiv, the abstracts the files' library entries lack.",
+)
 @click.pass_obj
-def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
-    """Import listing text, HF daily-papers JSON, arXiv Atom or JSON Lines files."""
+def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: bool) -> None:
+    """Import listing text, HF daily-papers JSON, arXiv Atom, JSON Lines, BibTeX, CSL JSON or RIS
+    files; reference-library entries (BibTeX, CSL JSON, RIS) become the team's papers."""
+    from store.adding import LibraryImport
+    from store.importers.fetch import Fetcher
     from store.index import IndexSync
 
     db = ctx.db(seed=False)
+    # One fetcher for every file's --resolve, so arXiv's pacing holds across files.
+    fetcher = Fetcher() if resolve else None
     # The pool counts each committed file's papers while the next file is written.
-    with IndexSync(db, ctx.db_path) as sync:
-        totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0}
+    with IndexSync(db, ctx.db_path) as sync, contextlib.ExitStack() as stack:
+        if fetcher is not None:
+            stack.callback(fetcher.close)
+        totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0, "no_abstract": 0}
         files = []
         for path in paths:
+            library = LibraryImport(added_by=cli_user())
             try:
-                result = import_with_progress(db, path)
+                result = import_with_progress(db, path, library)
             except (FormatError, store_db.StoreError) as exc:
                 totals["refused"] += 1
                 files.append({"path": path, "refused": str(exc)})
                 click.echo(f"{path}: refused: {exc}", err=True)
                 continue
-            for key in ("new", "updated", "unchanged"):
-                totals[key] += getattr(result, key)
-            files.append({"path": path, **result.__dict__})
-            if not as_json:
-                click.echo(f"{path}: {result}")
+            entry = {"path": path, **result.__dict__, **_library_counts(db, library, fetcher)}
             sync.committed()
+            for key in ("new", "updated", "unchanged", "no_abstract"):
+                totals[key] += entry.get(key, 0)
+            files.append(entry)
+            if not as_json:
+                click.echo(f"{path}: {result}{_library_summary(entry)}")
         sync.finish()
     if as_json:
         emit({**totals, "files": files})
@@ -123,6 +142,7 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
         click.echo(
             f"total: {totals['new']} new, {totals['updated']} updated, "
             f"{totals['unchanged']} unchanged, {totals['refused']} refused"
+            + (f", {totals['no_abstract']} no abstract" if totals["no_abstract"] else "")
         )
     demo = store_db.demo_count(db)
     if demo:
@@ -131,19 +151,135 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
         sys.exit(1)
 
 
-def import_with_progress(db, path: str) -> store_db.ImportResult:
-    """Upsert one file in one transaction; on a terminal, big files show a progress bar."""
+def cli_user() -> str:
+    """Who runs this command, for the team papers' provenance (the OS user name)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "cli"
+
+
+def _library_counts(db, library: LibraryImport, fetcher: Fetcher | None) -> dict:
+    """A library file's team papers still without abstract, after filling them from arXiv when
+    `--resolve` gave a fetcher; nothing for feeds and exports."""
+    if not library.records:
+        return {}
+    counts: dict = {"team": len(library.paper_ids)}
+    missing = library.without_abstract(db)
+    if fetcher is not None and missing:
+        from store.adding import fill_missing_abstracts
+
+        fill = fill_missing_abstracts(db, missing, fetcher=fetcher, arxiv_url=arxiv_url_setting())
+        counts["resolved"] = fill.filled
+        counts["resolve_errors"] = fill.errors
+        missing = library.without_abstract(db)
+    counts["no_abstract"] = len(missing)
+    return counts
+
+
+def _library_summary(entry: dict) -> str:
+    """ ", 2 no abstract" (and what --resolve did) for a library file; empty for other files."""
+    if "no_abstract" not in entry:
+        return ""
+    text = f", {entry['no_abstract']} no abstract"
+    if "resolved" in entry:
+        text += f" ({entry['resolved']} abstracts filled from arXiv"
+        errors = entry["resolve_errors"]
+        text += f"; arXiv failed: {errors[0]})" if errors else ")"
+    return text
+
+
+def arxiv_url_setting() -> str | None:
+    """PAPERBOT_ARXIV_URL (validated as `paperbot fetch` does), else None: arXiv's own API."""
+    from bot.config import ConfigError, FeedSettings
+
+    try:
+        return FeedSettings.from_env().arxiv_url
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def import_with_progress(
+    db, path: str, library: LibraryImport | None = None
+) -> store_db.ImportResult:
+    """Upsert one file in one transaction; on a terminal, big files show a progress bar.
+    `library` marks the file's reference-library entries as the team's in that transaction."""
     name = Path(path).name
     records = iter_file(path)
+    then = None
+    if library is not None:
+        records, then = library.watch(records), library.mark
     big = Path(path).stat().st_size > PROGRESS_THRESHOLD * 1000  # ~a few thousand papers
     if not (big and sys.stderr.isatty()):
-        return store_db.upsert_papers(db, records, name=name)
+        return store_db.upsert_papers(db, records, name=name, then=then)
     from tqdm import tqdm
 
     with tqdm(desc=f"importing {name}", unit="paper", file=sys.stderr) as bar:
         return store_db.upsert_papers(
-            db, records, name=name, progress=lambda done: bar.update(done - bar.n)
+            db, records, name=name, progress=lambda done: bar.update(done - bar.n), then=then
         )
+
+
+@cli.command("add")
+@click.argument("refs", nargs=-1)
+@click.option(
+    "--missing-abstracts",
+    is_flag=True,
+    help="Fill, from arXiv, the abstracts of stored papers that have an arXiv id and none.",
+)
+@click.option("--by", "added_by", help="Who adds them (default: the OS user name).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def add_cmd(
+    ctx: Context,
+    refs: tuple[str, ...],
+    missing_abstracts: bool,
+    added_by: str | None,
+    as_json: bool,
+) -> None:
+    """Add papers from arXiv by id (2103.00020, 2103.00020v2, cs/0112017), arXiv abs/pdf/html or
+    huggingface.co/papers link, or 10.48550/arXiv.ID DOI; they become the team's papers."""
+    from store.adding import add_papers, fill_missing_abstracts
+    from store.importers.fetch import Fetcher
+    from store.index import sync_index
+
+    if not refs and not missing_abstracts:
+        raise click.UsageError("name at least one paper, or use --missing-abstracts")
+    db = ctx.db()
+    url = arxiv_url_setting()
+    report = fill = None
+    fetcher = Fetcher()  # one for both steps: arXiv's pacing holds between them
+    try:
+        if refs:
+            user = added_by or cli_user()
+            report = add_papers(
+                db, refs, added_by=user, added_in="cli", fetcher=fetcher, arxiv_url=url
+            )
+        if missing_abstracts:
+            fill = fill_missing_abstracts(db, fetcher=fetcher, arxiv_url=url)
+    except store_db.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        fetcher.close()
+    sync_index(db, ctx.db_path)  # the new papers answer questions right away
+    if as_json:
+        out = report.to_json() if report else {}
+        if fill:
+            out["abstracts"] = {
+                "filled": fill.filled,
+                "not_found": fill.not_found,
+                "errors": fill.errors,
+            }
+        emit(out)
+    else:
+        for line in report.lines() if report else []:
+            click.echo(line)
+        if fill:
+            click.echo(str(fill))
+    if (report and not report.ok) or (fill and fill.errors):
+        sys.exit(1)
 
 
 @cli.command("export")
@@ -158,7 +294,7 @@ def export_cmd(ctx: Context) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def stats_cmd(ctx: Context, as_json: bool) -> None:
-    """Papers, papers with links, last import, subscribed chats."""
+    """Papers, papers with links, last import, team vs feed papers, subscribed chats."""
     figures = store_db.stats(ctx.db())
     if as_json:
         emit(figures)
@@ -167,6 +303,9 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
     click.echo(f"papers: {figures['papers']}")
     click.echo(f"papers with links: {figures['papers_with_links']} ({figures['links']} links)")
     click.echo(f"last import: {last['at'] + ' ' + last['name'] if last else 'never'}")
+    click.echo(f"team papers: {figures['team_papers']}, feed papers: {figures['feed_papers']}")
+    if figures["papers_without_abstract"]:
+        click.echo(f"papers without abstract: {figures['papers_without_abstract']}")
     if "subscribed_chats" in figures:
         click.echo(f"subscribed chats: {figures['subscribed_chats']}")
 
@@ -195,7 +334,8 @@ def print_answer(answer, as_json: bool, scores: bool = True) -> None:
     for n, hit in enumerate(answer.results, answer.offset + 1):
         score = f", score {hit.score:.2f}" if scores else ""
         click.echo(f"{n}. {shorten(hit.title, TITLE_CHARS)}  [{hit.id}{score}]")
-        click.echo(f"   {shorten(hit.snippet, SNIPPET_CHARS)}")
+        snippet = shorten(hit.snippet, SNIPPET_CHARS)
+        click.echo(f"   {snippet or '(no abstract yet: paperbot add --missing-abstracts)'}")
         if hit.url:
             click.echo(f"   {hit.url}")
         for kind, urls in hit.links_by_kind().items():

@@ -25,7 +25,7 @@ import sqlite_utils
 
 from store.clean import normalize_title, title_id
 
-SCHEMA_VERSION = 2  # 2: the `demo` table (which papers are the bundled demo collection)
+SCHEMA_VERSION = 3  # 2: the `demo` table; 3: team_papers (which papers the team added)
 SEED_RESOURCE = "seed_listing.txt"
 SEED_NAME = "bundled listing"
 CHUNK = 5000
@@ -154,6 +154,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             if_not_exists=True,
         )
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        ensure_team_table(db)
         db["meta"].insert({"key": "uuid", "value": uuid.uuid4().hex}, ignore=True)
         if "demo" not in db.table_names():
             db["demo"].create({"paper_id": str}, pk="paper_id")
@@ -340,6 +341,8 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
             continue
         if field == "keywords" and not older:
             merged[field] = _union_json(old.get(field), value)
+        elif _less_precise(old.get(field), value):
+            continue  # "2025-04" from a reference library says less than the feed's "2025-04-11"
         elif not older or _empty(old, field):
             merged[field] = value
     if not older and rec.get("abstract"):
@@ -350,6 +353,16 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
         merged["version"] = rec["version"]
     merged["title_norm"] = normalize_title(merged["title"])
     return merged
+
+
+def _less_precise(stored: Any, incoming: Any) -> bool:
+    """The incoming value is a shorter prefix of the stored one (a date with less detail)."""
+    return (
+        isinstance(stored, str)
+        and isinstance(incoming, str)
+        and len(incoming) < len(stored)
+        and stored.startswith(incoming)
+    )
 
 
 def _check_same_paper(old: dict[str, Any], row: dict[str, Any]) -> None:
@@ -400,15 +413,18 @@ def upsert_papers(
     records: Iterable[dict[str, Any]],
     name: str = "",
     progress: Callable[[int], None] | None = None,
+    then: Callable[[sqlite_utils.Database], None] | None = None,
 ) -> ImportResult:
     """Insert or merge records in ONE transaction: either all of them are stored or none.
 
     Dedup is by arXiv id, then by normalized title. A paper's id never changes once stored.
-    `progress` is called with the number of records done after each chunk.
+    `progress` is called with the number of records done after each chunk. `then` runs inside the
+    same transaction once every record is written (marking the team's papers, say), so a failure
+    there rolls the papers back too.
     """
     try:
         with writing(db, f"importing {name}" if name else "importing"):
-            return _upsert_all(db, records, name, progress)
+            return _upsert_all(db, records, name, progress, then)
     except sqlite3.Error as exc:
         raise StoreError(f"database write failed, nothing was imported: {exc}") from None
 
@@ -418,6 +434,7 @@ def _upsert_all(
     records: Iterable[dict[str, Any]],
     name: str,
     progress: Callable[[int], None] | None,
+    then: Callable[[sqlite_utils.Database], None] | None = None,
 ) -> ImportResult:
     """`upsert_papers` inside the caller's transaction; the file is recorded in `imports`."""
     result = ImportResult()
@@ -428,6 +445,8 @@ def _upsert_all(
         done += len(chunk)
         if progress:
             progress(done)
+    if then:
+        then(db)
     db["imports"].insert(
         {
             "at": now_utc(),
@@ -764,10 +783,112 @@ def stats(db: sqlite_utils.Database) -> dict[str, Any]:
         "links": db.execute("select count(*) from links").fetchone()[0],
         "last_import": {"at": last[0], "name": last[1]} if last else None,
     }
+    team = len(team_paper_ids(db))
+    out["team_papers"] = team
+    out["feed_papers"] = out["papers"] - team
+    out["papers_without_abstract"] = db.execute(
+        "select count(*) from papers where abstract = ''"
+    ).fetchone()[0]
     if "subscriptions" in db.table_names():
         out["subscribed_chats"] = db.execute(
             "select count(*) from subscriptions where active = 1"
         ).fetchone()[0]
+    return out
+
+
+# ---------------------------------------------------------------- the team's papers
+#
+# Papers the team added itself (`/add` in a chat, `paperbot add`, a reference-library import) are
+# listed in `team_papers` with who added them, where (a chat id, or "cli") and when; every other
+# paper came from the feeds (or the bundled listing). A side table rather than columns of `papers`:
+# the mark survives any re-import or newer version of the paper, and older databases gain it by
+# creating one table.
+
+
+def ensure_team_table(db: sqlite_utils.Database) -> None:
+    """Create `team_papers` if missing (schema 2; idempotent)."""
+    db["team_papers"].create(
+        {"paper_id": str, "added_by": str, "added_in": str, "added_at": str, "via": str},
+        pk="paper_id",
+        if_not_exists=True,
+    )
+    db["team_papers"].create_index(["added_at"], if_not_exists=True)
+
+
+def mark_team(
+    db: sqlite_utils.Database, paper_ids: Iterable[str], added_by: str, added_in: str, via: str
+) -> int:
+    """Mark papers as the team's; the first adder is kept (a paper added twice was still found
+    first by the first). `via` is "add" or "library". Returns how many were newly marked."""
+    now = now_utc()
+    rows = [(pid, added_by, added_in, now, via) for pid in dict.fromkeys(paper_ids)]
+    with db.atomic():
+        before = db.execute("select count(*) from team_papers").fetchone()[0]
+        db.conn.executemany(
+            "insert or ignore into team_papers (paper_id, added_by, added_in, added_at, via) "
+            "values (?, ?, ?, ?, ?)",
+            rows,
+        )
+        return db.execute("select count(*) from team_papers").fetchone()[0] - before
+
+
+def team_paper_ids(
+    db: sqlite_utils.Database,
+    added_in: str | None = None,
+    added_by: str | None = None,
+    since: str | None = None,
+) -> list[str]:
+    """Ids of the team's papers, oldest addition first; narrowed to one chat (`added_in`), one
+    person, or additions at or after an ISO time. For /mine, `/settings scope team` and a digest
+    ranked by the team's taste."""
+    if "team_papers" not in db.table_names():  # a read-only database from before schema 2
+        return []
+    sql = "select t.paper_id from team_papers t join papers p on p.id = t.paper_id where 1 = 1"
+    args: list[Any] = []
+    for clause, value in (("t.added_in = ?", added_in), ("t.added_by = ?", added_by)):
+        if value is not None:
+            sql += f" and {clause}"
+            args.append(value)
+    if since is not None:
+        sql += " and t.added_at >= ?"
+        args.append(since)
+    return [row[0] for row in db.execute(sql + " order by t.added_at, p.seq", args)]
+
+
+def team_provenance(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None:
+    """Who added a paper, where and when (`{"added_by", "added_in", "added_at", "via"}`), or None
+    for a feed paper: what /paper shows."""
+    if "team_papers" not in db.table_names():
+        return None
+    rows = list(db.query("select * from team_papers where paper_id = ?", [paper_id]))
+    return {k: v for k, v in rows[0].items() if k != "paper_id"} if rows else None
+
+
+def stored_id(db: sqlite_utils.Database, record: dict[str, Any]) -> str | None:
+    """The id of the stored paper a record is (or would be merged into), by the upsert's rules:
+    its id, else its arXiv id, else its normalized title."""
+    row = _row(record)
+    for col in ("id", "arxiv_id", "title_norm"):
+        if row[col]:
+            hit = db.execute(f"select id from papers where {col} = ?", [row[col]]).fetchone()
+            if hit:
+                return hit[0]
+    return None
+
+
+def without_abstract(
+    db: sqlite_utils.Database, ids: list[str] | None = None
+) -> dict[str, str | None]:
+    """{paper id: arXiv id or None} of stored papers without an abstract (library entries
+    imported by title), all of them or those among `ids`."""
+    sql = "select id, arxiv_id from papers where abstract = ''"
+    if ids is None:
+        return dict(db.execute(sql + " order by seq").fetchall())
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        marks = ",".join("?" * len(part))
+        out.update(db.execute(f"{sql} and id in ({marks})", part).fetchall())
     return out
 
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from store.importers import arxiv_atom, hf_daily, jsonl, listing
+from store.importers import arxiv_atom, bibtex, csl_json, hf_daily, jsonl, listing, ris
 from store.importers.common import FormatError, Record
 
 __all__ = [
@@ -33,7 +33,8 @@ MAX_BYTES = 64 * 1024 * 1024  # refuse absurd files before parsing them into mem
 
 
 def detect_format(text: str) -> str:
-    """Name the format of `text`: "hf", "jsonl", "atom" or "listing"; FormatError if none fits."""
+    """Name the format of `text`: "hf", "jsonl", "atom", "csl", "ris", "bibtex" or "listing";
+    FormatError if none fits."""
     head = text.lstrip("\ufeff \t\r\n")[:1]
     if head == "<":
         return "atom"
@@ -48,11 +49,18 @@ def detect_format(text: str) -> str:
             raise FormatError("JSON nested too deeply") from None
         if isinstance(data, dict) and "abstract" in data:
             return "jsonl"  # one exported paper
+        if csl_json.looks_like_csl(data):
+            return "csl"
         return "hf"
+    if ris.looks_like_ris(text):
+        return "ris"
+    if bibtex.looks_like_bibtex(text):
+        return "bibtex"
     if listing.looks_like_listing(text):
         return "listing"
     raise FormatError(
-        "unknown format (expected a paper listing, HF daily-papers JSON, arXiv Atom or JSON Lines)"
+        "unknown format (expected a paper listing, HF daily-papers JSON, arXiv Atom, JSON Lines, "
+        "BibTeX, CSL JSON or RIS)"
     )
 
 
@@ -61,6 +69,9 @@ PARSERS = {
     "jsonl": jsonl.parse,
     "atom": arxiv_atom.parse,
     "listing": listing.parse,
+    "csl": csl_json.parse,
+    "ris": ris.parse,
+    "bibtex": bibtex.parse,
 }
 
 

@@ -15,6 +15,30 @@ NS = {"a": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/ato
 
 def parse(text: str) -> list[Record]:
     """Records for every entry; an arXiv error feed or broken XML refuses the whole feed."""
+    records: list[Record] = []
+    for i, entry in enumerate(_entries(text), 1):
+        _raise_if_error(entry)
+        records.append(_entry_record(entry, f"entry {i}"))
+    return records
+
+
+def parse_lookup(text: str) -> tuple[list[Record], list[str]]:
+    """An `id_list` answer: the records of the entries that are papers, and one line for each that
+    is not (an error entry, or one without id or title: what arXiv sends for an id it does not
+    know), so the papers found are still added. Broken XML still refuses the whole answer."""
+    records: list[Record] = []
+    problems: list[str] = []
+    for i, entry in enumerate(_entries(text), 1):
+        try:
+            _raise_if_error(entry)
+            records.append(_entry_record(entry, f"entry {i}"))
+        except FormatError as exc:
+            problems.append(str(exc))
+    return records, problems
+
+
+def _entries(text: str) -> list[Element]:
+    """The feed's <entry> elements, or FormatError for unsafe, broken or non-Atom XML."""
     try:
         root = SafeET.fromstring(text)
     except DefusedXmlException as exc:
@@ -23,14 +47,12 @@ def parse(text: str) -> list[Record]:
         raise FormatError(f"broken XML at line {exc.position[0]}") from None
     if root.tag != f"{{{NS['a']}}}feed":
         raise FormatError("XML is not an Atom feed")
-    entries = root.findall("a:entry", NS)
-    records = []
-    for i, entry in enumerate(entries, 1):
-        title = _text(entry, "a:title")
-        if title.strip().lower() == "error":
-            raise FormatError(f"arXiv answered an error: {_text(entry, 'a:summary')[:200]}")
-        records.append(_entry_record(entry, f"entry {i}"))
-    return records
+    return root.findall("a:entry", NS)
+
+
+def _raise_if_error(entry: Element) -> None:
+    if _text(entry, "a:title").strip().lower() == "error":
+        raise FormatError(f"arXiv answered an error: {_text(entry, 'a:summary')[:200]}")
 
 
 def _text(entry: Element, path: str) -> str:

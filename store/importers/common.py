@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from store.clean import clean_abstract, collapse_spaces, extract_links
@@ -29,17 +30,20 @@ def make_record(
     ai_summary: Any = None,
     extra_links: list[dict[str, str]] | None = None,
     link_text: str = "",
+    abstract_required: bool = True,
 ) -> Record:
     """Validate one paper's fields and build its record (clean abstract, extracted links).
 
-    `where` names the item for error messages ("line 7", "item 3").
+    `where` names the item for error messages ("line 7", "item 3"). Feeds must give an abstract
+    (one without is a broken item); a reference library's entry often has none, and is still the
+    team's paper, so library importers pass `abstract_required=False` and it is stored by title.
     """
     title = text_field(title, "title", where, required=True)
-    abstract_raw = text_field(abstract, "abstract", where, required=True)
+    abstract_raw = text_field(abstract, "abstract", where, required=abstract_required)
     title = collapse_spaces(title)
     abstract = clean_abstract(abstract_raw, title)
     for name, value in (("title", title), ("abstract", abstract)):
-        if not value:  # only control characters: nothing left once cleaned
+        if not value and (name == "title" or abstract_required):  # only control characters
             raise FormatError(f"{where}: missing {name}")
     links = extract_links(abstract_raw + " " + link_text)
     seen = {link["url"].lower() for link in links}
@@ -85,9 +89,15 @@ def str_list(value: Any, name: str, where: str) -> list[str]:
 
 
 def date_field(value: Any, name: str, where: str) -> str | None:
-    """An ISO date or timestamp, kept as YYYY-MM-DD."""
+    """An ISO date or timestamp, kept as YYYY-MM-DD; a reference library often knows only the
+    year or the month, kept as YYYY or YYYY-MM rather than a made-up day."""
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit():
-        raise FormatError(f"{where}: {name} must be an ISO date")
-    return value[:10]
+    if isinstance(value, str) and len(value) >= 10 and value[:4].isdigit():
+        return value[:10]
+    if isinstance(value, str) and _PARTIAL_DATE.fullmatch(value):
+        return value
+    raise FormatError(f"{where}: {name} must be an ISO date")
+
+
+_PARTIAL_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2]))?")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from store.clean import classify_link
 from store.importers.common import FormatError, Record, make_record
+from store.importers.library import LIBRARY_SOURCES
 
 
 def parse(text: str) -> list[Record]:
@@ -29,8 +30,15 @@ def iter_records(lines: Iterable[str], first_no: int = 1) -> Iterator[Record]:
         yield line_record(obj, f"line {no}")
 
 
+def _library_entry(obj: dict) -> bool:
+    """An exported reference-library entry (its abstract may be empty)."""
+    source = obj.get("source")
+    return isinstance(source, str) and source in LIBRARY_SOURCES
+
+
 def line_record(obj: dict, where: str) -> Record:
-    """An exported paper back into a record, keeping its links and raw text."""
+    """An exported paper back into a record, keeping its links and raw text (a library entry's
+    abstract may be empty: it was imported by its title, and the export must re-import)."""
     links = obj.get("links") or []
     if not isinstance(links, list) or not all(
         isinstance(x, dict) and isinstance(x.get("url"), str) for x in links
@@ -51,6 +59,7 @@ def line_record(obj: dict, where: str) -> Record:
         published=obj.get("published"),
         listed=obj.get("listed"),
         ai_summary=obj.get("ai_summary"),
+        abstract_required=not _library_entry(obj),
         extra_links=[
             {
                 "url": x["url"],
