@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from store import db as store_db  # noqa: E402
 from store import semantic as sem  # noqa: E402
 from store.answers import Answers  # noqa: E402
-from store.evaluation import evaluate, latency, load_questions, refusals  # noqa: E402
+from store.evaluation import evaluate, facts, latency, load_questions, refusals  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 # literal: reuse the abstracts' words. paraphrase: the development set of earlier work.
@@ -66,6 +66,9 @@ def run(answers: Answers, sets: dict[str, list[dict]], misses: bool) -> dict:
         report[name] = result
     nonsense = [q for q in (DATA / "eval_nonsense.txt").read_text().splitlines() if q.strip()]
     report["nonsense"] = refusals(answers, nonsense)
+    report["facts"] = facts(answers, load_questions(DATA / "eval_facts.jsonl"))
+    if not misses:
+        report["facts"].pop("missed")
     report["latency_ms"] = latency(answers, questions + nonsense)
     return report
 
@@ -115,7 +118,8 @@ def print_table(reports: dict, sets: dict) -> None:
         lat = r["latency_ms"]
         print(
             f"| {name} | " + " | ".join(cells) + f" | {non['refused']}/{non['questions']} | "
-            f"{real} | {lat['p50']:.1f} / {lat['p95']:.1f} |"
+            f"{real} | {r['facts']['quoted']}/{r['facts']['questions']} | "
+            f"{lat['p50']:.1f} / {lat['p95']:.1f} |"
         )
     print("\nquestions: " + ", ".join(f"{c} {len(sets[c])}" for c in cols))
 

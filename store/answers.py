@@ -537,7 +537,12 @@ class Answers:
         with self._lock:
             good, weak = self._ranked(terms, max(limit, 1) + 7, question=query)
             shown = self._snippet_terms(terms)
-            results = [self._hit(p, s, c, shown) for p, s, c in good[: max(limit, 0)]]
+            quantity = asks_quantity(query)
+            primary = set(terms)
+            results = [
+                self._hit(p, s, c, shown, quantity=quantity, primary=primary)
+                for p, s, c in good[: max(limit, 0)]
+            ]
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), terms=terms)
 
@@ -644,7 +649,14 @@ class Answers:
         return self._aliases
 
     def _hit(
-        self, paper, score: float, coverage: float, terms: list[str], gist: bool = False
+        self,
+        paper,
+        score: float,
+        coverage: float,
+        terms: list[str],
+        gist: bool = False,
+        quantity: bool = False,
+        primary: set[str] | None = None,
     ) -> Hit:
         hit = Hit(
             id=paper["id"],
@@ -656,7 +668,13 @@ class Answers:
             coverage=round(coverage, 4),
         )
         hit.snippet = best_sentences(
-            paper["abstract"], terms, self.index, 1 if gist else SNIPPET_SENTENCES
+            paper["abstract"],
+            terms,
+            self.index,
+            1 if gist else SNIPPET_SENTENCES,
+            title=paper["title"],
+            quantity=quantity,
+            primary=primary,
         )
         if gist:
             hit.snippet = shorten(
@@ -669,18 +687,58 @@ class Answers:
         return shorten(hit.snippet, GIST_CHARS)
 
 
-def best_sentences(abstract: str, terms: list[str], index: Index, count: int) -> str:
-    """The `count` sentences that hold most of the query's idf mass, in their original order."""
+QUANTITY = re.compile(
+    r"\bhow (?:many|much|big|large|long|fast|far|high|low|small|well|good)\b|\bby how\b|"
+    r"\bnumber of\b|\bwhat (?:\w+ ){0,2}(?:size|percentage|accuracy|score|mAP|speed-?up|"
+    r"rate|gain|improvement|top-1|budget|scale)\b|\bwhich (?:\w+ ){0,2}sizes?\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+TITLE_TERM_SHARE = 0.3  # a question word the title holds says which paper, not where the answer is
+EQUIVALENT_SHARE = 0.5  # a stand-in word from expansion, as in the ranking
+
+
+def asks_quantity(question: str) -> bool:
+    """ "How many", "how much", "what accuracy"...: the answer is a number."""
+    return bool(QUANTITY.search(question))
+
+
+def best_sentences(
+    abstract: str,
+    terms: list[str],
+    index: Index,
+    count: int,
+    title: str = "",
+    quantity: bool = False,
+    primary: set[str] | None = None,
+) -> str:
+    """The `count` sentences that answer the question best, in their original order.
+
+    A sentence scores the idf of the question's words it holds; words of the paper's `title`
+    count less (they name the paper, the answer sits among the question's other words), so do
+    the stand-ins expansion added (the terms not in `primary`, when given), and for a question
+    asking a quantity a sentence holding a number gains as much as its best word.
+    """
     sentences = split_sentences(abstract)
     if not sentences:
         return ""
-    wanted = {t: max(index.idf_of(t), 0.01) for t in terms}
+    in_title = set(tokenize(title))
+    wanted = {
+        t: max(index.idf_of(t), 0.01)
+        * (TITLE_TERM_SHARE if t in in_title else 1.0)
+        * (1.0 if primary is None or t in primary else EQUIVALENT_SHARE)
+        for t in terms
+    }
     if not wanted:
         return sentences[0]
+    bonus = max(wanted.values()) if quantity else 0.0
     scored = []
     for i, sentence in enumerate(sentences):
         present = set(tokenize(sentence)) & wanted.keys()
-        scored.append((sum(wanted[t] for t in present), -i, present))
+        score = sum(wanted[t] for t in present - _compounds(present))
+        if bonus and present and _NUMBER.search(sentence):
+            score += bonus
+        scored.append((score, -i, present))
     scored.sort(reverse=True)
     best_score, best_i, best_terms = scored[0]
     chosen = [-best_i]
@@ -692,6 +750,12 @@ def best_sentences(abstract: str, terms: list[str], index: Index, count: int) ->
     if best_score == 0:
         chosen = [0]
     return " ".join(sentences[i] for i in sorted(chosen))
+
+
+def _compounds(terms: set[str]) -> set[str]:
+    """Terms that are two others joined ("zeroshot" beside "zero" and "shot"): the tokenizer keeps
+    a hyphenated word whole and in parts, which would count "zero-shot" three times."""
+    return {t for t in terms for a in terms if a != t and t.startswith(a) and t[len(a) :] in terms}
 
 
 def mark_terms(text: str, terms: set[str]) -> list[tuple[int, int]]:

@@ -38,6 +38,20 @@ def evaluate(answers: Answers, questions: list[dict[str, Any]], depth: int = 10)
     }
 
 
+def facts(answers: Answers, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many fact questions' replies quote the fact (`{"question", "expected", "fact"}`): the
+    expected paper is among the results and its snippet holds the fact verbatim."""
+    missed = []
+    for item in items:
+        hits = answers.ask(item["question"]).results
+        hit = next((h for h in hits if h.title in item["expected"]), None)
+        if hit is None or item["fact"] not in hit.snippet:
+            missed.append(
+                {"question": item["question"], "fact": item["fact"], "got": hit and hit.snippet}
+            )
+    return {"questions": len(items), "quoted": len(items) - len(missed), "missed": missed}
+
+
 def refusals(answers: Answers, questions: list[str]) -> dict[str, Any]:
     """How many off-topic questions get no results (they should all)."""
     answered = [q for q in questions if answers.ask(q).results]

@@ -198,3 +198,22 @@ def test_a_paper_named_by_its_repository_is_found(tmp_path):
 def test_a_short_lower_case_word_is_not_taken_for_a_name(bm25_only):
     # "sit" is the SiT paper's name, and an English word
     assert bm25_only.ask("How do I train my puppy to sit and stay?").results == []
+
+
+# ---------------------------------------------------------------- snippets that hold the answer
+
+
+def test_every_fact_question_quotes_its_fact(bm25_only):
+    """tests/data/eval_facts.jsonl: numbers, dataset names, sizes, each reply must quote it."""
+    from store.evaluation import facts, load_questions
+    from tests.conftest import DATA
+
+    result = facts(bm25_only, load_questions(DATA / "eval_facts.jsonl"))
+    assert result["questions"] >= 20 and result["missed"] == []
+
+
+def test_a_quantity_question_quotes_the_number_not_the_sentence_naming_the_paper(bm25_only):
+    hit = bm25_only.ask("how many image text pairs was CLIP trained on?").results[0]
+    assert "400 million" in hit.snippet
+    hit = bm25_only.ask("how much does bottom-up patch summarization speed up training?").results[0]
+    assert "50%" in hit.snippet
