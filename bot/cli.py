@@ -296,6 +296,7 @@ def export_cmd(ctx: Context) -> None:
 def stats_cmd(ctx: Context, as_json: bool) -> None:
     """Papers, papers with links, last import, team vs feed papers, subscribed chats."""
     figures = store_db.stats(ctx.db())
+    figures.update(embedding_figures(ctx.db(), ctx.db_path))
     if as_json:
         emit(figures)
         return
@@ -308,6 +309,40 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
         click.echo(f"papers without abstract: {figures['papers_without_abstract']}")
     if "subscribed_chats" in figures:
         click.echo(f"subscribed chats: {figures['subscribed_chats']}")
+    click.echo(f"embedded: {figures['embedded']} / {figures['papers']} ({figures['semantic']})")
+
+
+def embedding_figures(db, db_path) -> dict:
+    """How many papers have vectors (the rest are answered by BM25 alone until embedded)."""
+    from store import semantic as sem
+    from store import vectors as vec
+
+    saved = vec.saved_summary(db_path) if db_path else None
+    state = "semantic stage on" if sem.wanted() else "semantic stage off (PAPERBOT_SEMANTIC=off)"
+    return {"embedded": saved["papers"] if saved else 0, "semantic": state}
+
+
+@cli.command("embed")
+@click.option("--limit", type=int, default=None, help="at most this many papers (default: all)")
+@click.pass_obj
+def embed_cmd(ctx: Context, limit: int | None) -> None:
+    """Embed the papers that have no vectors yet (resumable; the running bot also does it)."""
+    from tqdm import tqdm
+
+    answers = engine(ctx)
+    if answers.encoder is None:
+        fail("the semantic stage is off (PAPERBOT_SEMANTIC=off) or its model failed to load")
+    pending = answers.unembedded() if limit is None else min(limit, answers.unembedded())
+    with tqdm(total=pending, unit="paper", disable=pending == 0, file=sys.stderr) as bar:
+        try:
+            done = answers.embed(max_papers=limit, progress=bar.update)
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo("interrupted: what was embedded is saved; run it again to go on", err=True)
+            sys.exit(130)
+    click.echo(
+        f"embedded {done} papers; {len(answers.vectors)} of {store_db.paper_count(ctx.db())} have vectors"
+    )
 
 
 def engine(ctx: Context):

@@ -260,25 +260,33 @@ class Answers:
         with self._embed_lock:
             shipped = vec.seed_vectors(self.encoder.name)
             done = since_save = 0
-            while max_papers is None or done < max_papers:
-                size = EMBED_BATCH if max_papers is None else min(EMBED_BATCH, max_papers - done)
-                with self._lock:
-                    rows = store_db.iter_for_index(self.db, self.vectors.covered_seq)
-                    batch = [(pid, seq, t, a) for pid, seq, t, a, _ in itertools.islice(rows, size)]
-                if not batch:
-                    break
-                vec.embed_batch(
-                    self.vectors, batch, self.encoder.encode, sem.paper_passages, shipped
-                )
-                done, since_save = done + len(batch), since_save + len(batch)
-                if progress is not None:
-                    progress(len(batch))
-                if since_save >= save_every:
+            try:
+                while max_papers is None or done < max_papers:
+                    size = (
+                        EMBED_BATCH if max_papers is None else min(EMBED_BATCH, max_papers - done)
+                    )
+                    batch = self._pending_batch(size)
+                    if not batch:
+                        break
+                    vec.embed_batch(
+                        self.vectors, batch, self.encoder.encode, sem.paper_passages, shipped
+                    )
+                    done, since_save = done + len(batch), since_save + len(batch)
+                    if progress is not None:
+                        progress(len(batch))
+                    if since_save >= save_every:
+                        self._save_vectors()
+                        since_save = 0
+            finally:  # an interrupted run keeps what it embedded
+                if since_save:
                     self._save_vectors()
-                    since_save = 0
-            if since_save:
-                self._save_vectors()
             return done
+
+    def _pending_batch(self, size: int) -> list[vec.Pending]:
+        """The next papers waiting for vectors, read under the engine's lock."""
+        with self._lock:
+            rows = store_db.iter_for_index(self.db, self.vectors.covered_seq)
+            return [(pid, seq, t, a) for pid, seq, t, a, _ in itertools.islice(rows, size)]
 
     def _save_vectors(self) -> None:
         if self.db_path is not None and self.vectors is not None:

@@ -226,6 +226,16 @@ def open_vectors(
     return vectors
 
 
+def saved_summary(db_path: Path | str) -> dict | None:
+    """What the saved vectors cover (papers, windows, model), read from meta.json alone: for
+    `paperbot stats`, without loading the model."""
+    try:
+        meta = json.loads((vectors_dir(db_path) / "meta.json").read_text())
+        return {k: meta[k] for k in ("papers", "windows", "model", "covered_seq")}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def seed_vectors(model: str) -> dict[str, np.ndarray]:
     """The bundled collection's vectors shipped with the package, by text key."""
     try:
