@@ -54,6 +54,7 @@ class Vectors:
         self.covered_seq = 0
         self.db_uuid = ""
         self._pending: list[tuple[str, str, np.ndarray]] = []
+        self._live: np.ndarray | None = None  # rows of the papers' newest vectors, sorted
 
     def __len__(self) -> int:
         self._settle()
@@ -75,6 +76,7 @@ class Vectors:
         self._settle()
         for pid in paper_ids:
             self.row_of.pop(pid, None)
+        self._live = None
 
     def key_of(self, paper_id: str) -> str | None:
         self._settle()
@@ -86,6 +88,7 @@ class Vectors:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        self._live = None
         first = len(self.ids)
         counts = np.array([len(rows) - 1 for _, _, rows in pending], dtype=np.int64)
         self.paper = np.concatenate([self.paper, np.stack([rows[0] for _, _, rows in pending])])
@@ -102,8 +105,12 @@ class Vectors:
         self._settle()
         if not self.row_of:
             return []
-        sims = self.paper @ query
-        live = np.fromiter(self.row_of.values(), dtype=np.int64, count=len(self.row_of))
+        if self._live is None:
+            self._live = np.sort(np.fromiter(self.row_of.values(), dtype=np.int64))
+        live = self._live
+        sims = self.paper @ query if len(live) == len(self.paper) else self.paper[live] @ query
+        if len(live) != len(self.paper):
+            sims = _scatter(sims, live, len(self.paper))
         top = min(top, len(live))
         best = live[np.argpartition(-sims[live], top - 1)[:top]]
         return [self.ids[i] for i in best[np.argsort(-sims[best])]]
@@ -204,6 +211,12 @@ class Vectors:
         out.row_of = {pid: i for i, pid in enumerate(out.ids)}
         out.covered_seq, out.db_uuid = meta["covered_seq"], meta["db_uuid"]
         return out
+
+
+def _scatter(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    out = np.full(size, -np.inf, dtype=values.dtype)
+    out[rows] = values
+    return out
 
 
 # ---------------------------------------------------------------- catching up
