@@ -94,10 +94,13 @@ class Layer:
 
 def layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     """LayerNorm over the last axis (biased variance, as torch)."""
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    var = np.mean(centred * centred, axis=-1, keepdims=True)
-    return centred / np.sqrt(var + eps) * gain + bias
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = np.mean(np.square(centred), axis=-1, keepdims=True)
+    var += eps
+    centred /= np.sqrt(var)
+    centred *= gain
+    centred += bias
+    return centred
 
 
 # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7 for all x, below float32's resolution near 1, so
@@ -264,7 +267,9 @@ class BertModel:
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(batch, tokens) ids and 0/1 mask -> (batch, hidden) float32 unit vectors."""
         x = self.embed(ids)
-        bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf).astype(np.float32)
+        bias = None  # no padding (one text, or equal lengths): nothing to mask
+        if not mask.all():
+            bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf).astype(np.float32)
         for layer in self.layers:
             x = self.block(x, bias, layer)
         return pool(x, mask)
@@ -274,24 +279,37 @@ class BertModel:
         x = self.word[ids] + self.position[: ids.shape[1]] + self.type0
         return layer_norm(x, self.ln_g, self.ln_b, self.cfg.eps)
 
-    def block(self, x: np.ndarray, bias: np.ndarray, layer: Layer) -> np.ndarray:
+    def block(self, x: np.ndarray, bias: np.ndarray | None, layer: Layer) -> np.ndarray:
         """Self-attention then the feed-forward net, each with a residual and a LayerNorm."""
         eps = self.cfg.eps
-        x = layer_norm(x + self.attention(x, bias, layer), layer.ln1_g, layer.ln1_b, eps)
-        hidden = gelu(x @ layer.up_w + layer.up_b)
-        return layer_norm(x + (hidden @ layer.down_w + layer.down_b), layer.ln2_g, layer.ln2_b, eps)
+        attended = self.attention(x, bias, layer)
+        attended += x
+        x = layer_norm(attended, layer.ln1_g, layer.ln1_b, eps)
+        hidden = x @ layer.up_w
+        hidden += layer.up_b
+        out = gelu(hidden) @ layer.down_w
+        out += layer.down_b
+        out += x
+        return layer_norm(out, layer.ln2_g, layer.ln2_b, eps)
 
-    def attention(self, x: np.ndarray, bias: np.ndarray, layer: Layer) -> np.ndarray:
+    def attention(self, x: np.ndarray, bias: np.ndarray | None, layer: Layer) -> np.ndarray:
         """Multi-head self-attention; padded keys are masked out by `bias` (-inf)."""
         b, t, h = x.shape
         heads = self.cfg.heads
         d = h // heads
-        qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(b, t, 3, heads, d).transpose(2, 0, 3, 1, 4)
+        qkv = x @ layer.qkv_w
+        qkv += layer.qkv_b
+        qkv = qkv.reshape(b, t, 3, heads, d).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # (b, heads, t, d)
-        scores = (q * np.float32(1.0 / math.sqrt(d))) @ k.transpose(0, 1, 3, 2) + bias
+        scores = q @ k.transpose(0, 1, 3, 2)
+        scores *= np.float32(1.0 / math.sqrt(d))
+        if bias is not None:
+            scores += bias
         context = softmax(scores) @ v  # (b, heads, t, d)
         context = context.transpose(0, 2, 1, 3).reshape(b, t, h)
-        return context @ layer.out_w + layer.out_b
+        out = context @ layer.out_w
+        out += layer.out_b
+        return out
 
 
 def pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
