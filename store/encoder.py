@@ -404,7 +404,7 @@ class Encoder:
         self.dim = self.model.cfg.hidden
         self.max_tokens = max_tokens_of(folder, self.model.cfg)
         self.tokenizer = load_tokenizer(folder, self.max_tokens)
-        if folder != SHIPPED_DIR:
+        if folder.resolve() != SHIPPED_DIR:  # the shipped folder, however named, keeps MODEL_NAME
             self.name = _folder_name(folder)
         self._lock = threading.Lock()
 
