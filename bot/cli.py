@@ -6,7 +6,10 @@ Library code never prints or exits; known errors become one-line messages here.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -60,14 +63,60 @@ def cli(ctx: click.Context, db_path: str | None) -> None:
 @click.pass_obj
 def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Import listing text, HF daily-papers JSON, arXiv Atom or JSON Lines files."""
-    from store.index import IndexSync
+    progress = {"file": ""}
+    try:
+        with stop_on_signals():
+            import_files(ctx, paths, as_json, progress)
+    except Stopped as stop:
+        name, path = signal.Signals(stop.signum).name, progress["file"]
+        done = (
+            f"{path} not imported (the files before it are); run the import again to finish"
+            if path
+            else "every file imported; the index catches up at the next paperbot command"
+        )
+        click.echo(f"import stopped by {name}: {done}", err=True)
+        sys.exit(128 + stop.signum)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during an import (`signum` says which)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Stopped` in the importing thread, once (a second one while it
+    unwinds is ignored): the file's transaction rolls back, an index save removes what it wrote,
+    the pools are terminated, and the command exits 130 / 143 with one line."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def import_files(ctx: Context, paths: tuple[str, ...], as_json: bool, progress: dict) -> None:
+    """The import command's work: each file in its own transaction, the index caught up."""
+    from store.sync import IndexSaveError, IndexSync
 
     db = ctx.db(seed=False)
+    failed = None
     # The pool counts each committed file's papers while the next file is written.
     with IndexSync(db, ctx.db_path) as sync:
         totals = {"new": 0, "updated": 0, "unchanged": 0, "refused": 0}
         files = []
         for path in paths:
+            progress["file"] = path
             try:
                 result = import_with_progress(db, path)
             except (FormatError, store_db.StoreError) as exc:
@@ -81,7 +130,11 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
             if not as_json:
                 click.echo(f"{path}: {result}")
             sync.committed()
-        sync.finish()
+        progress["file"] = ""
+        try:
+            sync.finish()
+        except IndexSaveError as exc:
+            failed = exc
     if as_json:
         emit({**totals, "files": files})
     else:
@@ -89,7 +142,9 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
             f"total: {totals['new']} new, {totals['updated']} updated, "
             f"{totals['unchanged']} unchanged, {totals['refused']} refused"
         )
-    if totals["refused"]:
+    if failed is not None:
+        click.echo(f"error: {failed}", err=True)
+    if totals["refused"] or failed is not None:
         sys.exit(1)
 
 

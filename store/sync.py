@@ -41,9 +41,14 @@ class IndexSaveError(OSError):
 
     def __init__(self, folder: Path, exc: OSError) -> None:
         why = exc.strerror or str(exc)
+        try:
+            stat = os.statvfs(folder)
+            room = f"{stat.f_bavail * stat.f_frsize / 1e6:.1f} MB free there"
+        except OSError:
+            room = "free space unknown"
         super().__init__(
-            f"index not saved in {folder}: {why}; free space there (or make it writable), "
-            "the next paperbot command catches the index up"
+            f"index not saved in {folder} ({why}; {room}): free some space there (or make it "
+            "writable); the next paperbot command catches the index up"
         )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from store.importers import arxiv_atom, hf_daily, jsonl, listing
 from store.importers.common import FormatError, Record
+from store.procs import quiet_worker
 
 __all__ = [
     "FormatError",
@@ -141,7 +142,7 @@ def _parse_pool(processes: int):
     with _POOL_LOCK:
         if not _POOL:
             method = "fork" if threading.active_count() == 1 else "spawn"  # never fork threads
-            pool = multiprocessing.get_context(method).Pool(processes)
+            pool = multiprocessing.get_context(method).Pool(processes, initializer=quiet_worker)
             atexit.register(pool.terminate)  # before the interpreter tears its modules down
             _POOL.append(pool)
         return _POOL[0]
