@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -263,16 +262,17 @@ def sync_vectors(
 ) -> Vectors:
     """Load the saved vectors (or start afresh), embed every paper changed since, save if any did."""
     from store import db as store_db
+    from store.sync import current_or_fresh
 
     folder = vectors_dir(db_path) if db_path else None
-    db_uuid = store_db.db_uuid(db)
-    if vectors is None and folder is not None:
-        vectors = Vectors.load(folder, encoder.name)
-    if vectors is None or vectors.db_uuid != db_uuid or vectors.covered_seq > store_db.max_seq(db):
-        vectors = Vectors(encoder.dim, encoder.name)
-        vectors.db_uuid = db_uuid
-        if folder is not None and folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
+    vectors = current_or_fresh(  # a fresh start empties the folder under its lock
+        db,
+        folder,
+        vectors,
+        load=lambda found: Vectors.load(found, encoder.name),
+        fresh=lambda: Vectors(encoder.dim, encoder.name),
+        clear=True,
+    )
     batch: list[tuple[str, list[str]]] = []
     changed = False
 
