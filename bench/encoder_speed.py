@@ -36,7 +36,7 @@ def measure(repeat: int) -> dict:
     from store import db as store_db
     from store.encoder import Encoder
     from store.importers import listing
-    from store.semantic import paper_chunks
+    from store.semantic import paper_passages
 
     start = time.perf_counter()
     encoder = Encoder()
@@ -50,7 +50,7 @@ def measure(repeat: int) -> dict:
         encoder.encode([QUESTIONS[i % len(QUESTIONS)]])
         times.append((time.perf_counter() - t) * 1000)
     records = listing.parse(store_db.bundled_listing())
-    windows = [c for r in records for c in paper_chunks(r["title"], r["abstract"])[1:]]
+    windows = [c for r in records for c in paper_passages(r["title"], r["abstract"])[1:]]
     t = time.perf_counter()
     encoder.encode(windows)
     batch_s = time.perf_counter() - t

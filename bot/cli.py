@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -106,11 +109,58 @@ def cli(ctx: click.Context, db_path: str | None) -> None:
 def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: bool) -> None:
     """Import listing text, HF daily-papers JSON, arXiv Atom, JSON Lines, BibTeX, CSL JSON or RIS
     files; reference-library entries (BibTeX, CSL JSON, RIS) become the team's papers."""
+    progress = {"file": ""}
+    try:
+        with stop_on_signals():
+            import_files(ctx, paths, as_json, resolve, progress)
+    except Stopped as stop:
+        name, path = signal.Signals(stop.signum).name, progress["file"]
+        done = (
+            f"{path} not imported (the files before it are); run the import again to finish"
+            if path
+            else "every file imported; the index catches up at the next paperbot command"
+        )
+        click.echo(f"import stopped by {name}: {done}", err=True)
+        sys.exit(128 + stop.signum)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during an import (`signum` says which)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Stopped` in the importing thread, once (a second one while it
+    unwinds is ignored): the file's transaction rolls back, an index save removes what it wrote,
+    the pools are terminated, and the command exits 130 / 143 with one line."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def import_files(
+    ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: bool, progress: dict
+) -> None:
+    """The import command's work: each file in its own transaction, the index caught up."""
     from store.adding import LibraryImport
     from store.importers.fetch import Fetcher
-    from store.index import IndexSync
+    from store.sync import IndexSaveError, IndexSync
 
     db = ctx.db(seed=False)
+    failed = None
     # One fetcher for every file's --resolve, so arXiv's pacing holds across files.
     fetcher = Fetcher() if resolve else None
     # The pool counts each committed file's papers while the next file is written.
@@ -121,6 +171,7 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: boo
         files = []
         for path in paths:
             library = LibraryImport(added_by=cli_user())
+            progress["file"] = path
             try:
                 result = import_with_progress(db, path, library)
             except (FormatError, store_db.StoreError) as exc:
@@ -135,7 +186,11 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: boo
             files.append(entry)
             if not as_json:
                 click.echo(f"{path}: {result}{_library_summary(entry)}")
-        sync.finish()
+        progress["file"] = ""
+        try:
+            sync.finish()
+        except IndexSaveError as exc:
+            failed = exc
     if as_json:
         emit({**totals, "files": files})
     else:
@@ -147,7 +202,9 @@ def import_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: boo
     demo = store_db.demo_count(db)
     if demo:
         click.echo(f"note: {demo} demo papers are still here; `paperbot remove --demo`", err=True)
-    if totals["refused"]:
+    if failed is not None:
+        click.echo(f"error: {failed}", err=True)
+    if totals["refused"] or failed is not None:
         sys.exit(1)
 
 

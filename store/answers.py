@@ -170,13 +170,7 @@ class Answers:
         self._embed_lock = threading.Lock()
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
-            self.vectors = vec.open_vectors(
-                db_path,
-                self.encoder.name,
-                self.encoder.dim,
-                store_db.db_uuid(db),
-                store_db.max_seq(db),
-            )
+            self.vectors = vec.open_vectors(db, db_path, self.encoder.name, self.encoder.dim)
             if self.unembedded() <= INLINE_EMBED_PAPERS or self._all_shipped():
                 self.embed()
 

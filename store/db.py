@@ -1018,3 +1018,21 @@ def mark_pushed(db, chat_id: int) -> None:
     """Remember when a chat last received a digest."""
     with writing(db, "recording a push"):
         db["subscriptions"].update(chat_id, {"last_push_at": now_utc()})
+
+
+# ---------------------------------------------------------------- the index's catching up
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A plain read-only connection (a counting worker's): no schema check, nothing written."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def count_changed_since(db: sqlite_utils.Database | sqlite3.Connection, seq: int) -> int:
+    """How many papers changed after change number `seq`."""
+    return db.execute("select count(*) from papers where seq > ?", [seq]).fetchone()[0]
+
+
+def seqs_changed_since(db: sqlite_utils.Database | sqlite3.Connection, seq: int) -> list[int]:
+    """The change numbers after `seq`, ascending (one per changed paper)."""
+    return [r[0] for r in db.execute("select seq from papers where seq > ? order by seq", [seq])]

@@ -7,11 +7,14 @@ renamed over the old one, so a crash leaves the previous version or the new one.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+CHUNK_BYTES = 4 << 20  # read size when checksumming a file
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -72,3 +75,29 @@ def folder_lock(folder: Path, exclusive: bool) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def file_crc(path: Path, size: int | None = None) -> int:
+    """crc32 of the first `size` bytes of `path` (all of it when None), read in chunks through
+    the page cache (never memory-mapped: checking a file must not grow the process). ValueError
+    if the file is shorter than `size`."""
+    crc, left = 0, size
+    with open(path, "rb") as fh:
+        while left is None or left > 0:
+            chunk = fh.read(CHUNK_BYTES if left is None else min(CHUNK_BYTES, left))
+            if not chunk:
+                break
+            crc = zlib.crc32(chunk, crc)
+            if left is not None:
+                left -= len(chunk)
+    if left:
+        raise ValueError(f"{path.name} is shorter than its index says")
+    return crc
+
+
+def remove_unnamed(folder: Path, keep: set[str]) -> None:
+    """Delete the files of `folder` not in `keep` (the lock file always stays): what a save that
+    did not reach its commit point, or an older state, left behind."""
+    for path in folder.iterdir():
+        if path.name not in keep and path.name != ".lock" and path.is_file():
+            path.unlink(missing_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -222,21 +221,16 @@ def _scatter(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
 # ---------------------------------------------------------------- catching up
 
 
-def open_vectors(
-    db_path: Path | str | None, model: str, dim: int, db_uuid: str, max_seq: int
-) -> Vectors:
+def open_vectors(db, db_path: Path | str | None, model: str, dim: int) -> Vectors:
     """The saved vectors of this database, or empty ones (another database's, a newer state's
-    or damaged files are dropped: they are derived)."""
+    or damaged files are dropped: they are derived), through the index's load/check/rebuild
+    skeleton (`store.sync.current_or_fresh`)."""
+    from store.sync import current_or_fresh
+
     folder = vectors_dir(db_path) if db_path else None
-    vectors = Vectors.load(folder, model) if folder is not None else None
-    if vectors is None or vectors.db_uuid != db_uuid or vectors.covered_seq > max_seq:
-        vectors = Vectors(dim, model)
-        vectors.db_uuid = db_uuid
-        if folder is not None and folder.exists():
-            with folder_lock(folder, exclusive=True):
-                for name in ("meta.json", "paper.npy", "windows.npy", "starts.npy", "ids.txt"):
-                    (folder / name).unlink(missing_ok=True)
-    return vectors
+    return current_or_fresh(
+        db, folder, None, lambda f: Vectors.load(f, model), lambda: Vectors(dim, model), clear=True
+    )
 
 
 def saved_summary(db_path: Path | str) -> dict | None:
@@ -290,11 +284,3 @@ def embed_batch(
             at += n
     if batch:
         vectors.covered_seq = max(vectors.covered_seq, max(seq for _, seq, _, _ in batch))
-
-
-def remove_folder(db_path: Path | str) -> None:
-    """Delete the vectors folder (a restore or a rebuild), under its lock."""
-    folder = vectors_dir(db_path)
-    if folder.exists():
-        with folder_lock(folder, exclusive=True):
-            shutil.rmtree(folder, ignore_errors=True)

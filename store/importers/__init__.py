@@ -18,6 +18,7 @@ from pathlib import Path
 
 from store.importers import arxiv_atom, bibtex, csl_json, hf_daily, jsonl, listing, ris
 from store.importers.common import FormatError, Record
+from store.procs import quiet_worker
 
 __all__ = [
     "FormatError",
@@ -152,7 +153,7 @@ def _parse_pool(processes: int):
     with _POOL_LOCK:
         if not _POOL:
             method = "fork" if threading.active_count() == 1 else "spawn"  # never fork threads
-            pool = multiprocessing.get_context(method).Pool(processes)
+            pool = multiprocessing.get_context(method).Pool(processes, initializer=quiet_worker)
             atexit.register(pool.terminate)  # before the interpreter tears its modules down
             _POOL.append(pool)
         return _POOL[0]

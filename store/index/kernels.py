@@ -1,8 +1,9 @@
 """Compiled inner loops of the index (numba), for questions whose terms fill millions of postings.
 
 numpy needs several passes and temporary arrays per term (gather the lengths, divide, scatter-add);
-one compiled loop does the same float operations, in the same order, per posting, so the scores
-stay bit-identical to `Index._dense` while costing ~1-2 ns a posting. Imported only when a
+one compiled loop does the same float operations, in the same order, per posting (it compiles
+`bm25.term_score` itself, so there is no second copy of the expression to keep equal), so the
+scores stay bit-identical to the dense path while costing ~1-2 ns a posting. Imported only when a
 question is heavy enough to need it (small collections never pay numba's import).
 """
 
@@ -11,16 +12,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from store.index.bm25 import term_score
+
+_term_score = njit(inline="always", cache=True)(term_score)
+
 
 @njit(nogil=True, cache=True, error_model="numpy")
 def accumulate(
-    out: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.ndarray, weight: float, k1p1: float
-) -> None:
-    """out[doc] += weight * (tf * (k1 + 1) / (tf + norm[doc])) for each posting: `_dense`'s step."""
+    out: np.ndarray,
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    norm: np.ndarray,
+    weight: float,
+    lo: int,
+    hi: int,
+) -> bool:
+    """out[doc] += term_score(weight, tf, norm[doc]) for each posting: the dense path's step.
+    False, at once, on a document outside lo..hi-1: a damaged postings file must not write
+    outside the slice (numba does not check bounds: that would be a segfault)."""
     for i in range(docs.shape[0]):
         d = docs[i]
-        tf = np.float64(tfs[i])
-        out[d] += weight * (tf * k1p1 / (tf + norm[d]))
+        if d < lo or d >= hi:
+            return False
+        out[d] += _term_score(weight, np.float64(tfs[i]), norm[d])
+    return True
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -71,8 +86,8 @@ def warm() -> None:
     for tf_type in (np.uint8, np.uint16):
         docs = np.zeros(1, dtype=np.int32)
         tfs = np.ones(1, dtype=tf_type)
-        accumulate(out, docs, tfs, np.ones(1), 1.0, 2.5)  # segments built in this process
+        accumulate(out, docs, tfs, np.ones(1), 1.0, 0, 1)  # segments built in this process
         docs.setflags(write=False)
         tfs.setflags(write=False)
-        accumulate(out, docs, tfs, np.ones(1), 1.0, 2.5)
+        accumulate(out, docs, tfs, np.ones(1), 1.0, 0, 1)
     take_top(out, np.ones(1, dtype=bool), 1, 0)

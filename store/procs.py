@@ -1,0 +1,19 @@
+"""Worker processes of the import's pools (parsing, counting for the index).
+
+A Ctrl-C in a terminal reaches every process of the foreground group: workers that took it would
+die mid-task with a traceback each, possibly holding a queue lock that `Pool.terminate()` then waits
+for forever. They ignore it instead; the importing process alone decides to stop, and terminates
+its pools (SIGTERM, which workers keep).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def quiet_worker(niceness: int = 0) -> None:
+    """A pool worker's initializer: SIGINT ignored, and `niceness` added to its priority."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if niceness:
+        os.nice(niceness)
