@@ -50,7 +50,9 @@ LEXICAL_WEIGHT = 0.6
 SEMANTIC_FOUND = 0.26
 SEMANTIC_MARGIN = 0.12
 SEMANTIC_CANDIDATES = 30
-NAME_BONUS = 2.0  # a paper the question names ("clip paper?") gains two standard deviations
+NAME_BONUS = 2.0  # a paper the question names ("clip for prompts") gains two standard deviations
+NAME_ONLY_BONUS = 10.0  # ... and comes first when its name is all it asks about ("clip paper?")
+_ABOUT_A_PAPER = set(tokenize("paper papers work model method about explain what is the one code repo github"))
 LEXICAL_CANDIDATES = 20
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 EMBED_BATCH = 32
@@ -327,14 +329,16 @@ class Answers:
             self._speller_size = size
         return self._speller
 
-    def _named(self, question: str) -> set[str]:
+    def _named(self, question: str) -> dict[str, float]:
         """Papers the question calls by a name they go by (an acronym in the title, a repository
-        or model name: "clip paper?"), one to three words long, naming at most three papers. A
+        or model name: "clip paper?"), one to three words long, naming at most three papers, with
+        their bonus: NAME_BONUS, or first place when the name is all the question asks about. A
         name under four letters counts only when typed with capitals inside ("SiT", "GiT"): in
         lower case it is more likely an English word ("sit", "git")."""
         words = [w for w in re.split(r"[\s?!,;:()\[\]\"']+", question) if w]
         aliases = self.aliases()
         found: set[str] = set()
+        used: set[int] = set()
         for size in (1, 2, 3):
             for i in range(len(words) - size + 1):
                 typed = "".join(words[i : i + size])
@@ -344,7 +348,10 @@ class Answers:
                 ids = aliases.get(key, [])
                 if 0 < len(ids) <= 3:
                     found.update(ids)
-        return found
+                    used.update(range(i, i + size))
+        rest = set(tokenize(" ".join(w for i, w in enumerate(words) if i not in used)))
+        bonus = NAME_BONUS if rest - _ABOUT_A_PAPER else NAME_ONLY_BONUS
+        return dict.fromkeys(found, bonus)
 
     def _specificity(self, terms: list[str]) -> dict[str, float]:
         """How telling each distinct query term is: its idf, or an unseen word's idf if absent."""
@@ -465,15 +472,19 @@ class Answers:
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
         spec = self._specificity(terms)
         equivalents = self._equivalent_spec(exp)
-        named = {p for p in self._named(question or "") - (exclude or set()) if self._alive(p)}
+        named = {
+            p: b
+            for p, b in self._named(question or "").items()
+            if p not in (exclude or ()) and self._alive(p)
+        }
         if named:
             papers.update(store_db.get_papers(self.db, [p for p in named if p not in papers]))
         if similarity:
-            bonus = dict.fromkeys(named, NAME_BONUS)
+            bonus = named
             order = sem.fuse(lexical, similarity, self.lexical_weight, bonus)
             bar = max(SEMANTIC_FOUND, max(similarity.values()) - SEMANTIC_MARGIN)
         else:  # BM25 alone: a paper the question names is a candidate, in its place
-            order = list(lexical.items()) + [(p, 0.0) for p in sorted(named - set(lexical))]
+            order = list(lexical.items()) + [(p, 0.0) for p in sorted(set(named) - set(lexical))]
             bar = float("inf")
         good, weak = [], []
         for pid, score in order:
