@@ -11,6 +11,7 @@ from bot import formatting as fmt
 from bot.access import is_maintainer
 from bot.push import push_all, summary
 from bot.schedule import bot_sender, fetch_all
+from bot.sending import send
 from store.importers.fetch import FeedResult
 
 REFUSAL = "Only the bot's maintainers (PAPERBOT_ADMINS) can run /{name}."
@@ -36,7 +37,7 @@ async def fetch_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     results = await asyncio.to_thread(
         fetch_all, context.bot_data["answers"], context.bot_data["settings"].feeds
     )
-    await update.effective_message.reply_text(fmt.esc(fetch_report(results)))
+    await send(update.effective_message, fmt.text_reply(fmt.esc(fetch_report(results))))
 
 
 async def push_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,4 +45,4 @@ async def push_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _refused(update, context, "push"):
         return
     outcomes = await push_all(context.bot_data["answers"], bot_sender(context.bot))
-    await update.effective_message.reply_text(fmt.esc(summary(outcomes)))
+    await send(update.effective_message, fmt.text_reply(fmt.esc(summary(outcomes))))

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,10 @@ import numpy as np
 from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
+from store.chats import Chats
 from store.clean import short_name
 from store.index import Index, document_tokens, sync_index
-from store.text import _WORD, split_sentences, tokenize
+from store.text import _WORD, shorten, split_sentences, tokenize
 
 # The no-answer rule. A result must hold half of the question's specificity (idf mass, unseen words
 # counting as the rarest), or else share several telling words with it: a long colloquial question
@@ -143,6 +143,7 @@ class Answers:
         self.db_path = db_path
         self.index = index if index is not None else sync_index(db, db_path)
         self._lock = threading.RLock()
+        self.chats = Chats(db, self._lock)  # subscriptions and the ledger, on this connection
         self._aliases: _Aliases | None = None
         self._aliases_seq = 0
         self.expansion = expansion
@@ -193,11 +194,11 @@ class Answers:
         store_db.ensure_seeded(db)
         return cls(db, db_path or store_db.default_db_path())
 
-    @contextmanager
-    def store(self) -> Iterator[Any]:
-        """The database, held exclusively: the bot's worker threads share one SQLite connection."""
+    def import_records(self, records: list[dict[str, Any]], name: str) -> store_db.ImportResult:
+        """Store parsed records in one transaction (a feed's body, already downloaded and parsed:
+        the lock is held for the write only). `refresh` then indexes them."""
         with self._lock:
-            yield self.db
+            return store_db.upsert_papers(self.db, records, name=name)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """Each term's idf in the collection (0 for unknown terms), read under the engine's lock:
@@ -455,7 +456,7 @@ class Answers:
                 return Answer(query, hits, total=len(ids), terms=[])
         answer = self.ask(query, limit=1)
         for hit in answer.results:
-            hit.snippet, hit.marks = self._gist(hit), []
+            hit.snippet, hit.marks = shorten(hit.snippet, GIST_CHARS), []
         return answer
 
     def similar(self, paper_id: str, limit: int = 3) -> Answer:
@@ -502,6 +503,11 @@ class Answers:
             paper["url"] = paper_url(paper)
         return paper
 
+    def papers(self, paper_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Full papers (with links) by id; unknown ids are left out."""
+        with self._lock:
+            return store_db.get_papers(self.db, paper_ids)
+
     def latest(self, limit: int = 5) -> list[Hit]:
         """Recently added papers as hits with a gist."""
         with self._lock:
@@ -538,18 +544,22 @@ class Answers:
             links=paper["links"],
             coverage=round(coverage, 4),
         )
-        hit.snippet = best_sentences(
-            paper["abstract"], terms, self.index, 1 if gist else SNIPPET_SENTENCES
-        )
         if gist:
-            hit.snippet = shorten(
-                paper.get("ai_summary") or hit.snippet or paper["abstract"], GIST_CHARS
-            )
+            hit.snippet = paper_gist(paper, terms, self.index)
+        else:
+            hit.snippet = best_sentences(paper["abstract"], terms, self.index, SNIPPET_SENTENCES)
         hit.marks = mark_terms(hit.snippet, set(terms))
         return hit
 
-    def _gist(self, hit: Hit) -> str:
-        return shorten(hit.snippet, GIST_CHARS)
+
+def paper_gist(paper: dict[str, Any], terms: list[str] = (), index: Index | None = None) -> str:
+    """A paper in one short line, for lists and the daily digest alike: the feed's ai_summary,
+    else the abstract's sentence richest in `terms` (the first one when there are none, so no
+    index is needed), cut to GIST_CHARS."""
+    if paper.get("ai_summary"):
+        return shorten(paper["ai_summary"], GIST_CHARS)
+    sentence = best_sentences(paper["abstract"], list(terms), index, 1)
+    return shorten(sentence or paper["abstract"], GIST_CHARS)
 
 
 def best_sentences(abstract: str, terms: list[str], index: Index, count: int) -> str:
@@ -586,15 +596,6 @@ def mark_terms(text: str, terms: set[str]) -> list[tuple[int, int]]:
         if set(tokenize(match.group(0))) & terms:
             spans.append((match.start(), match.end()))
     return spans
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut at a word boundary with an ellipsis."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
 
 
 _FIELD_VOCABULARY: qexp.Vocabulary | None = None
@@ -647,9 +648,7 @@ class _Aliases(dict):
         """Add the names of the papers stored or changed after `after_seq`."""
         changed: set[str] = set()
         ids = []
-        for pid, title in db.execute(
-            "select id, title from papers where seq > ? order by seq", [after_seq]
-        ):
+        for pid, title in store_db.titles_since(db, after_seq):
             ids.append(pid)
             name = short_name(title)
             for text in ([name] if name else []) + [title]:

@@ -10,12 +10,12 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 import sqlite_utils
@@ -25,6 +25,8 @@ from store.clean import normalize_title, title_id
 SCHEMA_VERSION = 1
 SEED_RESOURCE = "seed_listing.txt"
 CHUNK = 5000
+IN_CHUNK = 900  # values per `in (...)` list
+T = TypeVar("T")
 
 
 class StoreError(RuntimeError):
@@ -304,6 +306,14 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def in_chunks(values: Sequence[T]) -> Iterator[tuple[str, list[T]]]:
+    """(placeholders, values) for `... in ({marks})` statements, IN_CHUNK values at a time:
+    SQLite caps the variables of one statement (999 before 3.32)."""
+    for i in range(0, len(values), IN_CHUNK):
+        part = list(values[i : i + IN_CHUNK])
+        yield ",".join("?" * len(part)), part
+
+
 def _existing(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tuple[dict, dict, dict]:
     """Stored papers matching these rows by id, arXiv id or normalized title."""
     keys = {
@@ -313,10 +323,7 @@ def _existing(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tuple[di
     }
     found: tuple[dict, dict, dict] = ({}, {}, {})
     for slot, (col, values) in zip(found, keys.items(), strict=True):
-        values = list(values)
-        for i in range(0, len(values), 900):
-            part = values[i : i + 900]
-            marks = ",".join("?" * len(part))
+        for marks, part in in_chunks(list(values)):
             for row in db.query(f"select * from papers where {col} in ({marks})", part):
                 slot[row[col]] = row
     return found
@@ -428,9 +435,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[str, str]]]:
     """Links of these papers, in the order they were written, as `{id: [{"url", "kind"}]}`."""
     out: dict[str, list[dict[str, str]]] = {pid: [] for pid in ids}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         sql = f"select paper_id, url, kind from links where paper_id in ({marks}) order by paper_id, pos"
         for pid, url, kind in db.execute(sql, part):
             out[pid].append({"url": url, "kind": kind})
@@ -440,9 +445,7 @@ def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[
 def get_papers(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Full papers (with links) by id; unknown ids are left out."""
     out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         for row in db.query(f"select * from papers where id in ({marks})", part):
             out[row["id"]] = _decode(row)
     all_links = links_for(db, list(out))
@@ -468,6 +471,12 @@ def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None
     return None
 
 
+def titles_since(db: sqlite_utils.Database, after_seq: int = 0) -> list[tuple[str, str]]:
+    """(id, title) of the papers stored or changed after `after_seq`, in seq order."""
+    sql = "select id, title from papers where seq > ? order by seq"
+    return [(row[0], row[1]) for row in db.execute(sql, [after_seq])]
+
+
 def iter_for_index(
     db: sqlite_utils.Database | sqlite3.Connection, after_seq: int = 0, until_seq: int | None = None
 ) -> Iterator[tuple[str, int, str, str, str]]:
@@ -487,9 +496,7 @@ def iter_for_index(
 def index_texts(db: sqlite_utils.Database, ids: list[str]) -> dict[str, tuple[str, str, str]]:
     """(title, abstract, link urls) of these papers exactly as `iter_for_index` gives them."""
     out: dict[str, tuple[str, str, str]] = {}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         sql = (
             "select p.id, p.title, p.abstract, "
             "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
@@ -648,9 +655,7 @@ def ledger_mark(
 def ledger_forget(db, chat_id: int, paper_ids: list[str]) -> None:
     """Drop pending rows of a send that surely failed, so the next run sends them."""
     with db.atomic():
-        for i in range(0, len(paper_ids), 900):
-            part = paper_ids[i : i + 900]
-            marks = ",".join("?" * len(part))
+        for marks, part in in_chunks(paper_ids):
             db.execute(
                 f"delete from ledger where chat_id = ? and status = 'pending' and paper_id in ({marks})",
                 [chat_id, *part],

@@ -93,7 +93,6 @@ async def test_fetch_from_a_stranger_is_refused_and_fetches_nothing(
     assert feeds.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="the daily fetch still holds the lock across the network")
 def test_a_question_during_a_slow_fetch_is_answered_in_milliseconds(
     engine: Answers, feeds: FeedServer
 ) -> None:

@@ -109,7 +109,7 @@ def test_digest_splits_over_4096_characters_as_valid_html(answers):
         }
         for i in range(10)
     ]
-    parts = digest_parts(papers, 3, answers)
+    parts = digest_parts(papers, 3)
     assert len(parts) > 1
     for part in parts:
         assert len(part.text) <= 4096
