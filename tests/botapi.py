@@ -47,6 +47,7 @@ BOT_FIRST_NAME = "PaperBot"
 DEFAULT_USER_ID = 4242
 DEFAULT_GROUP_ID = -1001234567890
 MAX_MESSAGE_LENGTH = 4096  # in UTF-16 code units, like Telegram counts
+_UPDATE_ID_BASES = itertools.count(int(time.time()) % 100_000 * 100)
 _RECHECK_INTERVAL = 0.05  # seconds between re-checks of a wait condition
 
 Params = dict[str, Any]
@@ -222,7 +223,9 @@ class FakeBotAPI:
         self._file_ids: dict[str, str] = {}  # file_id -> file_path
         self._callback_ids: set[str] = set()
         self._faults: dict[str, deque[_Fault]] = {}
-        self._update_ids = itertools.count(1)
+        # Update ids go on from one stand-in to the next, as Telegram's do for one bot: the bot's
+        # inbox recognises an id it has seen (tests share databases, each starts its own stand-in).
+        self._update_ids = itertools.count(next(_UPDATE_ID_BASES) * 1_000_000 + 1)
         self._message_ids = itertools.count(1)
         self._other_ids = itertools.count(1)
         self._changed = asyncio.Event()
@@ -408,6 +411,11 @@ class FakeBotAPI:
         self._pending.append(update)
         self._notify()
         return update
+
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Deliver an update again, as Telegram does when its confirmation was lost."""
+        self._pending.append(copy.deepcopy(update))
+        self._notify()
 
     def add_private_message(
         self, text: str, user_id: int = DEFAULT_USER_ID, chat_id: int | None = None
