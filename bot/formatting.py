@@ -316,11 +316,11 @@ def repo_replies(answer: Answer) -> list[Reply]:
     return replies(blocks, keyboard(hit_rows(answer.results)))
 
 
-def similar_replies(answer: Answer, source_title: str | None = None) -> list[Reply]:
+def similar_replies(answer: Answer) -> list[Reply]:
     """Papers like a given one; the header names the paper they are like."""
     if not answer.results:
         return replies(["No similar papers in the collection."])
-    header = f"<b>Papers like “{esc(shorten(source_title or answer.query, TITLE_CHARS))}”</b>"
+    header = f"<b>Papers like “{esc(shorten(answer.query, TITLE_CHARS))}”</b>"
     blocks = [header] + [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
     return replies(blocks, keyboard(hit_rows(answer.results)))
 

@@ -10,7 +10,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +88,20 @@ class Answer:
     terms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The contract of `--json`: query, results [id, title, score, snippet, url, links], suggestions."""
-        results = []
-        for hit in self.results:
-            item = asdict(hit)
-            item["marks"] = [list(m) for m in hit.marks]
-            results.append(item)
+        """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
+        url, links, marks], suggestions, total, offset. A hit's `coverage` stays internal."""
+        results = [
+            {
+                "id": hit.id,
+                "title": hit.title,
+                "score": hit.score,
+                "snippet": hit.snippet,
+                "url": hit.url,
+                "links": [dict(link) for link in hit.links],
+                "marks": [list(m) for m in hit.marks],
+            }
+            for hit in self.results
+        ]
         return {
             "query": self.query,
             "results": results,
@@ -280,19 +288,10 @@ class Answers:
         known = self.index.terms.__contains__
         return qexp.expand(terms, self.vocabularies(), known=known)
 
-    def _lexical(self, weights: dict[str, float]) -> np.ndarray:
-        """BM25 with weighted query terms: sum of weight * BM25Okapi's score of the term alone.
-        With every weight 1 per occurrence this is BM25Okapi.get_scores itself."""
-        out = np.zeros(len(self.index.ids))
-        for term, weight in weights.items():
-            if weight:
-                out += weight * self.index.scores([term])
-        return out
-
     def _lexical_top(
         self, weights: dict[str, float], k: int, exclude: set[str] | None = None
     ) -> list[tuple[str, float]]:
-        """The k best (paper id, score) of `_lexical`, best first (ties: earlier paper first),
+        """The k best (paper id, score) of the weighted BM25 sum, best first (ties: earlier paper first),
         found by the index's pruned top-k search: the cost does not grow with the collection."""
         return self.index.search_weighted(weights, k, exclude)
 
@@ -666,10 +665,3 @@ class _Aliases(dict):
             ids_ = list(self._titles.get(key, []))
             ids_ += [p for p in self._links.get(key, []) if p not in ids_]
             self[key] = ids_
-
-
-def build_aliases(db) -> dict[str, list[str]]:
-    """Map normalized names (title short names, repo and model names) to paper ids."""
-    aliases = _Aliases()
-    aliases.add_papers(db)
-    return dict(aliases)

@@ -36,7 +36,7 @@ from store.importers import parse_text, read_file
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.harness import polling
-from tests.test_formatting import assert_telegram_html
+from tests.helpers import assert_telegram_html
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 USER = 4242

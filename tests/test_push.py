@@ -11,7 +11,7 @@ from store import db as store_db
 from store.answers import Answers
 from store.importers import parse_text, read_file
 from tests.conftest import FIXTURES
-from tests.test_formatting import assert_telegram_html
+from tests.helpers import assert_telegram_html
 
 TOKEN = "123456:TEST-push-token-abcdefghijklmnopqrstuvwxyz"
 CHAT = -1001
