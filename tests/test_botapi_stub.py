@@ -19,7 +19,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -160,6 +160,47 @@ async def test_bot_added_to_group_and_admin_checks(api: FakeBotAPI, bot: Bot) ->
     api.admins[DEFAULT_GROUP_ID] = {USER}
     assert isinstance(await bot.get_chat_member(DEFAULT_GROUP_ID, USER), ChatMemberAdministrator)
     assert isinstance(await bot.get_chat_member(DEFAULT_GROUP_ID, 5), ChatMemberMember)
+
+
+@pytest.mark.filterwarnings(
+    "ignore::telegram.warnings.PTBDeprecationWarning"
+)  # RetryAfter's own warning
+async def test_fault_injection(api: FakeBotAPI, bot: Bot) -> None:
+    api.fail_next("sendMessage", "403")
+    with pytest.raises(Forbidden, match="kicked from the group chat"):
+        await bot.send_message(DEFAULT_GROUP_ID, "hello")
+
+    api.fail_next("sendMessage", "429", count=2, retry_after=7)
+    for _ in range(2):
+        with pytest.raises(RetryAfter) as caught:
+            await bot.send_message(USER, "hello")
+        assert retry_after_seconds(caught.value) == 7
+
+    api.fail_next("sendMessage", "400", description="Bad Request: can't parse entities")
+    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        await bot.send_message(USER, "hello")
+
+    api.fail_next("getMe", "500")
+    with pytest.raises(NetworkError, match="Internal Server Error"):
+        await bot.get_me()
+
+    api.fail_next("sendMessage", "close")
+    with pytest.raises(NetworkError):
+        await bot.send_message(USER, "dropped")
+
+    api.fail_next("sendMessage", "timeout", delay=0.6)
+    with pytest.raises(TimedOut):
+        await bot.send_message(USER, "slow", read_timeout=0.2)
+    await api.wait_for_sent(1, timeout=3)  # the slow request is still carried out, like on Telegram
+
+    api.forbidden_chats.add(USER)
+    with pytest.raises(Forbidden, match="blocked by the user"):
+        await bot.send_message(USER, "anyone there?")
+    api.forbidden_chats.clear()
+
+    await bot.send_message(USER, "finally")
+    assert api.sent_texts() == ["slow", "finally"]
+    assert len(api.requests_for("sendMessage")) == 8  # every attempt was recorded
 
 
 async def test_faults_inside_running_app_reach_error_handler(api: FakeBotAPI) -> None:
