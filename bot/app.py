@@ -12,7 +12,6 @@ import logging
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -27,6 +26,7 @@ from telegram.ext import (
 from bot import access, handlers
 from bot.access import RateLimiter
 from bot.config import Settings
+from bot.lifecycle import InboxQueue, PaperbotApplication, TrackingRateLimiter, open_inbox
 from bot.maintenance import fetch_now, push_now
 from bot.schedule import schedule_pushes
 from store.answers import Answers
@@ -53,8 +53,11 @@ def build_application(settings: Settings, answers: Answers) -> Application:
             )
         )
         .concurrent_updates(True)  # many questions at once; search runs in worker threads
-        .rate_limiter(AIORateLimiter(max_retries=3))  # Telegram's flood limits, with retries
+        .rate_limiter(TrackingRateLimiter(max_retries=3))  # Telegram's flood limits, retried
+        .application_class(PaperbotApplication)  # marks handled updates; a bounded stop
+        .update_queue(InboxQueue(None))  # updates reach the inbox before they are confirmed
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
     )
     if settings.api_url:  # a self-hosted Bot API server (or the test stand-in)
         builder = builder.base_url(settings.api_url)
@@ -94,6 +97,13 @@ async def refresh_index(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("index: %d papers added", added)
 
 
+async def post_shutdown(app: Application) -> None:
+    """Close the inbox's connection (what it still holds is handled at the next start)."""
+    inbox = getattr(app, "inbox", None)
+    if inbox is not None:
+        inbox.close()
+
+
 def bot_commands() -> list[BotCommand]:
     """The command menu, from the same list /help shows."""
     return [
@@ -107,6 +117,11 @@ async def post_init(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands())
     settings: Settings = app.bot_data["settings"]
     answers: Answers = app.bot_data["answers"]
+    if isinstance(app, PaperbotApplication):
+        app.inbox = app.update_queue.inbox = open_inbox(answers.db_path)
+        replayed = app.replay_inbox()
+        if replayed:
+            log.info("%d updates received before the last stop are handled now", replayed)
     if not settings.allowed_chats:
         log.warning("PAPERBOT_ALLOWED_CHATS is empty: the bot answers in any chat it is added to")
     if app.job_queue is not None:

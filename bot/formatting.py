@@ -23,6 +23,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 from store.answers import NO_CODE_LINK, Answer, Hit, clean_query
+from store.text import shorten, word_cut
 
 MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 MAX_DATA = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64 bytes
@@ -72,23 +73,6 @@ def echo(text: str) -> str:
 def utf16_len(text: str) -> int:
     """Telegram counts message length in UTF-16 code units."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut at a word boundary with an ellipsis, so quoted user text stays short."""
-    text = (text or "").strip()
-    if len(text) <= limit:
-        return text
-    return word_cut(text, limit).rstrip(",;: ") + "…"
-
-
-def word_cut(text: str, limit: int) -> str:
-    """The longest prefix of at most `limit` characters that ends between words (offsets kept)."""
-    head = text[:limit]
-    if len(text) <= limit:
-        return head
-    last_space = re.search(r"\s+\S*$", head)
-    return head[: last_space.start()] if last_space and last_space.start() > 0 else head
 
 
 def highlight(text: str, marks: Iterable[tuple[int, int]], limit: int = SNIPPET_CHARS) -> str:
@@ -332,11 +316,11 @@ def repo_replies(answer: Answer) -> list[Reply]:
     return replies(blocks, keyboard(hit_rows(answer.results)))
 
 
-def similar_replies(answer: Answer, source_title: str | None = None) -> list[Reply]:
+def similar_replies(answer: Answer) -> list[Reply]:
     """Papers like a given one; the header names the paper they are like."""
     if not answer.results:
         return replies(["No similar papers in the collection."])
-    header = f"<b>Papers like “{esc(shorten(source_title or answer.query, TITLE_CHARS))}”</b>"
+    header = f"<b>Papers like “{esc(shorten(answer.query, TITLE_CHARS))}”</b>"
     blocks = [header] + [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
     return replies(blocks, keyboard(hit_rows(answer.results)))
 

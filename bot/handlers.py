@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot import formatting as fmt
 from bot import subscriptions
 from bot.access import within_rate
 from bot.formatting import Reply
+from bot.sending import argument, send
 from store.answers import Answers, clean_query
 
 log = logging.getLogger(__name__)
@@ -266,25 +267,6 @@ def queries_of(context: ContextTypes.DEFAULT_TYPE) -> RecentQueries:
 async def run(context: ContextTypes.DEFAULT_TYPE, func: Callable[..., Any], *args: Any) -> Any:
     """Call a blocking `reply_for_*` in a worker thread with the engine as first argument."""
     return await asyncio.to_thread(func, answers_of(context), *args)
-
-
-async def send(message: Message, replies: Sequence[Reply]) -> None:
-    """Reply in the message's chat (and topic); in groups the first part quotes the question."""
-    for i, reply in enumerate(replies):
-        quote = None if i == 0 else False  # None: PTB quotes in groups, not in private chats
-        try:
-            await message.reply_text(reply.text, reply_markup=reply.keyboard, do_quote=quote)
-        except BadRequest as exc:
-            if reply.keyboard is None or "button" not in str(exc).lower():
-                raise
-            log.warning("keyboard refused (%s); sending without it", exc)
-            await message.reply_text(reply.text, do_quote=quote)
-
-
-def argument(message: Message) -> str:
-    """Everything after the command, spacing kept (context.args would split it on whitespace)."""
-    parts = (message.text or "").split(maxsplit=1)
-    return parts[1] if len(parts) > 1 else ""
 
 
 # ---------------------------------------------------------------- handlers

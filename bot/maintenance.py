@@ -11,6 +11,8 @@ from bot import formatting as fmt
 from bot.access import is_maintainer
 from bot.push import push_all, summary
 from bot.schedule import bot_sender, fetch_all
+from bot.sending import send
+from store.importers.fetch import FeedResult
 
 REFUSAL = "Only the bot's maintainers (PAPERBOT_ADMINS) can run /{name}."
 
@@ -23,14 +25,19 @@ async def _refused(update: Update, context: ContextTypes.DEFAULT_TYPE, name: str
     return True
 
 
+def fetch_report(results: list[FeedResult]) -> str:
+    """One line per feed (its counts, or why it changed nothing), as `paperbot fetch` prints."""
+    return "\n".join(str(result) for result in results) or "No feeds configured."
+
+
 async def fetch_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/fetch: pull the feeds now; one line per feed."""
     if await _refused(update, context, "fetch"):
         return
-    lines = await asyncio.to_thread(
+    results = await asyncio.to_thread(
         fetch_all, context.bot_data["answers"], context.bot_data["settings"].feeds
     )
-    await update.effective_message.reply_text(fmt.esc("\n".join(lines) or "No feeds configured."))
+    await send(update.effective_message, fmt.text_reply(fmt.esc(fetch_report(results))))
 
 
 async def push_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -38,4 +45,4 @@ async def push_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _refused(update, context, "push"):
         return
     outcomes = await push_all(context.bot_data["answers"], bot_sender(context.bot))
-    await update.effective_message.reply_text(fmt.esc(summary(outcomes)))
+    await send(update.effective_message, fmt.text_reply(fmt.esc(summary(outcomes))))

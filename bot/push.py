@@ -16,14 +16,12 @@ from typing import Any
 from telegram.error import Forbidden, TimedOut
 
 from bot import formatting as fmt
-from store import db as store_db
-from store.answers import Answers, paper_url, shorten
-from store.text import split_sentences, tokenize
+from store.answers import Answers, paper_gist, paper_url
+from store.chats import Chats
 
 log = logging.getLogger(__name__)
 
 DIGEST_PAPERS = 10
-GIST_CHARS = 240
 MAX_CANDIDATES = 1000
 
 Send = Callable[[int, str], Awaitable[Any]]  # (chat_id, html text) -> telegram Message
@@ -49,30 +47,12 @@ class ChatPush:
     deactivated: bool = False
 
 
-def gist(paper: dict[str, Any], answers: Answers) -> str:
-    """One sentence on a paper: the feed's ai_summary, else the abstract's most telling sentence."""
-    if paper.get("ai_summary"):
-        return shorten(paper["ai_summary"], GIST_CHARS)
-    sentences = split_sentences(paper["abstract"])
-    if not sentences:
-        return ""
-    terms = [set(tokenize(sentence)) for sentence in sentences]
-    idf = answers.idf(set().union(*terms))
-
-    def telling(i: int) -> float:
-        return sum(idf[t] for t in terms[i]) / (len(terms[i]) ** 0.5 or 1)
-
-    return shorten(sentences[max(range(len(sentences)), key=telling)], GIST_CHARS)
-
-
-def digest_parts(papers: list[dict[str, Any]], more: int, answers: Answers) -> list[DigestPart]:
+def digest_parts(papers: list[dict[str, Any]], more: int) -> list[DigestPart]:
     """The digest as messages under Telegram's limit, split only between papers."""
     blocks = [f"<b>New papers ({len(papers) + more})</b>"]
     for paper in papers:
         code = next((link["url"] for link in paper["links"] if link["kind"] == "code"), None)
-        blocks.append(
-            fmt.digest_block(paper["title"], paper_url(paper), gist(paper, answers), code)
-        )
+        blocks.append(fmt.digest_block(paper["title"], paper_url(paper), paper_gist(paper), code))
     if more:
         blocks.append(f"…and {more} more - /latest")
     return [
@@ -87,70 +67,72 @@ async def push_chat(
     """Send one chat its digest of undelivered papers, recording each step in the ledger."""
     chat_id = sub["chat_id"]
     outcome = ChatPush(chat_id)
-    with answers.store() as db:
-        ids = store_db.undelivered(db, chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
+    ids = answers.chats.undelivered(chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
     if sub.get("keywords") and ids:
         ids = answers.matching(sub["keywords"], ids)
     if not ids:
         return outcome
     shown, rest = ids[:DIGEST_PAPERS], ids[DIGEST_PAPERS:]
-    with answers.store() as db:
-        found = store_db.get_papers(db, shown)
-    parts = digest_parts([found[i] for i in shown if i in found], len(rest), answers)
+    found = answers.papers(shown)
+    parts = digest_parts([found[i] for i in shown if i in found], len(rest))
     if dry_run:
         outcome.sent, outcome.summarized, outcome.messages = shown, rest, len(parts)
         return outcome
     for n, part in enumerate(parts):
         carried = part.paper_ids + (rest if n == len(parts) - 1 else [])
-        with answers.store() as db:
-            store_db.ledger_mark(db, chat_id, carried, "pending")
-        try:
-            message = await send(chat_id, part.text)
-        except TimedOut:
-            outcome.error = "timed out: Telegram may have delivered it, so it is not sent again"
-            with answers.store() as db:
-                store_db.ledger_mark(db, chat_id, carried, "uncertain")
+        if not await send_part(answers.chats, send, chat_id, (part, carried), outcome):
             return outcome
-        except Forbidden as exc:
-            with answers.store() as db:
-                store_db.ledger_forget(db, chat_id, carried)
-                store_db.update_subscription(db, chat_id, active=0)
-            outcome.error, outcome.deactivated = (
-                f"chat removed or blocked the bot ({exc.message})",
-                True,
-            )
-            return outcome
-        except Exception as exc:  # any other failure (429, 5xx, network): surely not delivered
-            with answers.store() as db:
-                store_db.ledger_forget(db, chat_id, carried)
-            outcome.error = f"not sent, will retry next run: {type(exc).__name__}: {exc}"
-            return outcome
-        with answers.store() as db:
-            store_db.ledger_mark(
-                db, chat_id, part.paper_ids, "sent", getattr(message, "message_id", None)
-            )
-            if n == len(parts) - 1 and rest:
-                store_db.ledger_mark(db, chat_id, rest, "summarized")
-        outcome.sent += part.paper_ids
-        outcome.messages += 1
+        if n == len(parts) - 1 and rest:
+            answers.chats.mark(chat_id, rest, "summarized")
     outcome.summarized = rest
-    with answers.store() as db:
-        store_db.mark_pushed(db, chat_id)
+    answers.chats.mark_pushed(chat_id)
     return outcome
+
+
+async def send_part(
+    chats: Chats,
+    send: Send,
+    chat_id: int,
+    message_and_papers: tuple[DigestPart, list[str]],
+    outcome: ChatPush,
+) -> bool:
+    """One message of the ledger protocol: pending (committed), send, then sent or settled.
+    `carried` is every paper the message accounts for (the last one also the summarized rest).
+    The lock is held for each ledger step only, never while the message is on its way."""
+    part, carried = message_and_papers
+    chats.mark(chat_id, carried, "pending")
+    try:
+        message = await send(chat_id, part.text)
+    except TimedOut:
+        outcome.error = "timed out: Telegram may have delivered it, so it is not sent again"
+        chats.mark(chat_id, carried, "uncertain")
+        return False
+    except Forbidden as exc:
+        chats.deactivate(chat_id, carried)
+        outcome.error = f"chat removed or blocked the bot ({exc.message})"
+        outcome.deactivated = True
+        return False
+    except Exception as exc:  # any other failure (429, 5xx, network): surely not delivered
+        chats.forget(chat_id, carried)
+        outcome.error = f"not sent, will retry next run: {type(exc).__name__}: {exc}"
+        return False
+    chats.mark(chat_id, part.paper_ids, "sent", getattr(message, "message_id", None))
+    outcome.sent += part.paper_ids
+    outcome.messages += 1
+    return True
 
 
 async def push_all(
     answers: Answers, send: Send, dry_run: bool = False, chat_ids: set[int] | None = None
 ) -> list[ChatPush]:
     """The push job: settle a crashed run's leftovers, then serve every active subscription."""
-    with answers.store() as db:
-        if not dry_run:
-            settled = store_db.ledger_settle_crashed(db)
-            if settled:
-                log.warning(
-                    "%d papers were mid-send when a push died; they are not sent again", settled
-                )
-        subs = store_db.active_subscriptions(db)
+    if not dry_run:
+        settled = answers.chats.settle_crashed()
+        if settled:
+            log.warning(
+                "%d papers were mid-send when a push died; they are not sent again", settled
+            )
+    subs = answers.chats.active()
     answers.refresh()
     outcomes = []
     for sub in subs:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, time
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from telegram import LinkPreviewOptions
@@ -19,7 +22,15 @@ from bot.config import FeedSettings
 from bot.push import push_all, summary
 from store import db as store_db
 from store.answers import Answers
-from store.importers.fetch import FeedResult, Fetcher, fetch
+from store.importers import FormatError, parse_text
+from store.importers.fetch import (
+    ARXIV_URL,
+    HF_URL,
+    FeedError,
+    FeedResult,
+    Fetcher,
+    hf_dates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +39,70 @@ JOB_PREFIX = "push:"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
+@dataclass
+class Download:
+    """One feed request's body, or the one-line reason it failed (nothing stored yet)."""
+
+    name: str
+    source: str  # "hf" or "arxiv": the records' source label
+    text: str | None = None
+    error: str | None = None
+
+
+def feed_requests(
+    feeds: FeedSettings, fetcher: Fetcher, today: date | None = None
+) -> list[tuple[str, str, Callable[[], str]]]:
+    """(name, source, request) of every configured feed, in the order of PAPERBOT_SOURCES."""
+    requests: list[tuple[str, str, Callable[[], str]]] = []
+    for source in feeds.sources:
+        if source == "hf":
+            url = feeds.hf_url or HF_URL
+            for day in hf_dates(today):
+                requests.append((f"hf daily {day}", "hf", partial(fetcher.get, url, {"date": day})))
+        else:
+            get = partial(fetcher.arxiv, feeds.arxiv_url or ARXIV_URL, feeds.arxiv_query)
+            requests.append(("arxiv query", "arxiv", get))
+    return requests
+
+
+def download(feeds: FeedSettings, fetcher: Fetcher, today: date | None = None) -> list[Download]:
+    """Every feed's body: network only, no database and no lock (this is the slow part)."""
+    out = []
+    for name, source, get in feed_requests(feeds, fetcher, today):
+        try:
+            out.append(Download(name, source, text=get()))
+        except FeedError as exc:
+            out.append(Download(name, source, error=str(exc)))
+    return out
+
+
+def store_download(answers: Answers, got: Download) -> FeedResult:
+    """Parse a body (outside the lock), then write it in one short transaction."""
+    if got.error is not None or got.text is None:
+        return FeedResult(got.name, error=got.error or "no body")
+    try:
+        records = parse_text(got.text, source=got.source)
+        result = answers.import_records(records, name=got.name)
+    except (FormatError, store_db.StoreError) as exc:
+        return FeedResult(got.name, error=str(exc))
+    return FeedResult(got.name, result.new, result.updated, result.unchanged)
+
+
 def fetch_all(
     answers: Answers, feeds: FeedSettings, fetcher: Fetcher | None = None
 ) -> list[FeedResult]:
-    """Run every configured source (blocking: call it in a thread), then index what arrived."""
+    """Download every feed, then store each (blocking: call it in a thread) and index the new
+    papers. The engine's lock is taken only after the network: questions never wait on a feed."""
     own = fetcher is None
     fetcher = fetcher or Fetcher()
-    lines: list[FeedResult] = []
     try:
-        for source in feeds.sources:
-            url = feeds.hf_url if source == "hf" else feeds.arxiv_url
-            with answers.store() as db:
-                results = fetch(db, fetcher, (source,), url=url, arxiv_query=feeds.arxiv_query)
-            lines += results
+        downloads = download(feeds, fetcher)
     finally:
         if own:
             fetcher.close()
+    results = [store_download(answers, got) for got in downloads]
     answers.refresh()
-    return lines
+    return results
 
 
 def slot_of(sub: dict, default_time: time, default_tz: str) -> tuple[str, str]:
@@ -61,8 +118,7 @@ def schedule_pushes(
     for job in job_queue.jobs():
         if job.name and job.name.startswith(JOB_PREFIX):
             job.schedule_removal()
-    with answers.store() as db:
-        subs = store_db.active_subscriptions(db)
+    subs = answers.chats.active()
     slots = {(default_time.strftime("%H:%M"), timezone)}
     slots |= {slot_of(sub, default_time, timezone) for sub in subs}
     jobs = []
@@ -88,8 +144,7 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.log(logging.WARNING if result.error else logging.INFO, "fetch: %s", result)
     slot = context.job.data["slot"]
     default_time, default_tz = context.job.data["default"]
-    with answers.store() as db:
-        subs = store_db.active_subscriptions(db)
+    subs = answers.chats.active()
     chats = {s["chat_id"] for s in subs if slot_of(s, default_time, default_tz) == slot}
     outcomes = await push_all(answers, bot_sender(context.bot), chat_ids=chats)
     log.info("push: %s", summary(outcomes))

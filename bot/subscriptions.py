@@ -19,7 +19,7 @@ from bot.access import may_manage_chat
 from bot.config import Settings
 from bot.formatting import Reply
 from bot.schedule import DEFAULT_TIME, schedule_pushes
-from store import db as store_db
+from bot.sending import argument, send
 from store.answers import Answers, clean_query
 
 MAX_KEYWORDS_CHARS = 200
@@ -33,8 +33,7 @@ SETTINGS_USAGE = (
 def reply_for_subscribe(answers: Answers, chat_id: int, title: str, keywords: str) -> list[Reply]:
     """Subscribe the chat (keywords optional) and say what it will receive."""
     keywords = clean_query(keywords)[:MAX_KEYWORDS_CHARS]
-    with answers.store() as db:
-        store_db.subscribe(db, chat_id, title, keywords)
+    answers.chats.subscribe(chat_id, title, keywords)
     what = f"new papers matching <b>{fmt.esc(keywords)}</b>" if keywords else "every new paper"
     return fmt.text_reply(
         f"Subscribed: this chat gets a daily digest of {what}. /settings shows when."
@@ -43,8 +42,7 @@ def reply_for_subscribe(answers: Answers, chat_id: int, title: str, keywords: st
 
 def reply_for_unsubscribe(answers: Answers, chat_id: int) -> list[Reply]:
     """Stop the push; idempotent."""
-    with answers.store() as db:
-        was = store_db.unsubscribe(db, chat_id)
+    was = answers.chats.unsubscribe(chat_id)
     return fmt.text_reply(
         "Unsubscribed: no more daily digests." if was else "This chat is not subscribed."
     )
@@ -88,22 +86,15 @@ def reply_for_settings(
     answers: Answers, chat_id: int, args: str, settings: Settings
 ) -> list[Reply]:
     """Show the chat's settings, or change one of them."""
-    with answers.store() as db:
-        sub = store_db.subscription(db, chat_id)
-        if args.strip():
-            change = parse_change(args)
-            if isinstance(change, str):
-                return fmt.text_reply(fmt.esc(change))
-            if not sub or not sub["active"]:
-                return fmt.text_reply(describe(sub, settings))
-            sub = store_db.update_subscription(db, chat_id, **{change[0]: change[1]})
+    sub = answers.chats.get(chat_id)
+    if args.strip():
+        change = parse_change(args)
+        if isinstance(change, str):
+            return fmt.text_reply(fmt.esc(change))
+        if not sub or not sub["active"]:
+            return fmt.text_reply(describe(sub, settings))
+        sub = answers.chats.change(chat_id, **{change[0]: change[1]})
     return fmt.text_reply(describe(sub, settings))
-
-
-def argument(update: Update) -> str:
-    """Text after the command."""
-    parts = (update.effective_message.text or "").split(maxsplit=1)
-    return parts[1] if len(parts) > 1 else ""
 
 
 async def allowed_to_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -128,11 +119,6 @@ def reschedule(context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
-async def send(update: Update, replies: list[Reply]) -> None:
-    for reply in replies:
-        await update.effective_message.reply_text(reply.text, reply_markup=reply.keyboard)
-
-
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/subscribe [keywords]: the daily digest in this chat."""
     if not await allowed_to_manage(update, context):
@@ -140,10 +126,14 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     title = chat.title or chat.full_name or ""
     replies = await asyncio.to_thread(
-        reply_for_subscribe, context.bot_data["answers"], chat.id, title, argument(update)
+        reply_for_subscribe,
+        context.bot_data["answers"],
+        chat.id,
+        title,
+        argument(update.effective_message),
     )
     reschedule(context)
-    await send(update, replies)
+    await send(update.effective_message, replies)
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -153,12 +143,12 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     replies = await asyncio.to_thread(
         reply_for_unsubscribe, context.bot_data["answers"], update.effective_chat.id
     )
-    await send(update, replies)
+    await send(update.effective_message, replies)
 
 
 async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/settings [time HH:MM | timezone ZONE | keywords WORDS]."""
-    args = argument(update)
+    args = argument(update.effective_message)
     if args.strip() and not await allowed_to_manage(update, context):
         return
     replies = await asyncio.to_thread(
@@ -170,4 +160,4 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     )
     if args.strip():
         reschedule(context)
-    await send(update, replies)
+    await send(update.effective_message, replies)

@@ -10,9 +10,8 @@ import itertools
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,11 @@ from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
 from store import vectors as vec
+from store.chats import Chats
 from store.clean import short_name
 from store.index import Index, document_tokens, sync_index
 from store.spelling import Speller
-from store.text import _WORD, split_sentences, tokenize
+from store.text import _WORD, shorten, split_sentences, tokenize
 
 # The no-answer rule. A result must hold half of the question's specificity (idf mass, unseen words
 # counting as the rarest), or else share several telling words with it: a long colloquial question
@@ -52,7 +52,9 @@ SEMANTIC_MARGIN = 0.12
 SEMANTIC_CANDIDATES = 30
 NAME_BONUS = 2.0  # a paper the question names ("clip for prompts") gains two standard deviations
 NAME_ONLY_BONUS = 10.0  # ... and comes first when its name is all it asks about ("clip paper?")
-_ABOUT_A_PAPER = set(tokenize("paper papers work model method about explain what is the one code repo github"))
+_ABOUT_A_PAPER = set(
+    tokenize("paper papers work model method about explain what is the one code repo github")
+)
 LEXICAL_CANDIDATES = 20
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 EMBED_BATCH = 32
@@ -93,12 +95,20 @@ class Answer:
     terms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The contract of `--json`: query, results [id, title, score, snippet, url, links], suggestions."""
-        results = []
-        for hit in self.results:
-            item = asdict(hit)
-            item["marks"] = [list(m) for m in hit.marks]
-            results.append(item)
+        """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
+        url, links, marks], suggestions, total, offset. A hit's `coverage` stays internal."""
+        results = [
+            {
+                "id": hit.id,
+                "title": hit.title,
+                "score": hit.score,
+                "snippet": hit.snippet,
+                "url": hit.url,
+                "links": [dict(link) for link in hit.links],
+                "marks": [list(m) for m in hit.marks],
+            }
+            for hit in self.results
+        ]
         return {
             "query": self.query,
             "results": results,
@@ -150,6 +160,7 @@ class Answers:
         self.db_path = db_path
         self.index = index if index is not None else sync_index(db, db_path)
         self._lock = threading.RLock()
+        self.chats = Chats(db, self._lock)  # subscriptions and the ledger, on this connection
         self._aliases: _Aliases | None = None
         self._aliases_seq = 0
         self.expansion = expansion
@@ -208,11 +219,11 @@ class Answers:
         store_db.ensure_seeded(db)
         return cls(db, db_path or store_db.default_db_path())
 
-    @contextmanager
-    def store(self) -> Iterator[Any]:
-        """The database, held exclusively: the bot's worker threads share one SQLite connection."""
+    def import_records(self, records: list[dict[str, Any]], name: str) -> store_db.ImportResult:
+        """Store parsed records in one transaction (a feed's body, already downloaded and parsed:
+        the lock is held for the write only). `refresh` then indexes them."""
         with self._lock:
-            yield self.db
+            return store_db.upsert_papers(self.db, records, name=name)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """Each term's idf in the collection (0 for unknown terms), read under the engine's lock:
@@ -408,19 +419,10 @@ class Answers:
         known = self.index.terms.__contains__
         return qexp.expand(terms, self.vocabularies(), known=known)
 
-    def _lexical(self, weights: dict[str, float]) -> np.ndarray:
-        """BM25 with weighted query terms: sum of weight * BM25Okapi's score of the term alone.
-        With every weight 1 per occurrence this is BM25Okapi.get_scores itself."""
-        out = np.zeros(len(self.index.ids))
-        for term, weight in weights.items():
-            if weight:
-                out += weight * self.index.scores([term])
-        return out
-
     def _lexical_top(
         self, weights: dict[str, float], k: int, exclude: set[str] | None = None
     ) -> list[tuple[str, float]]:
-        """The k best (paper id, score) of `_lexical`, best first (ties: earlier paper first),
+        """The k best (paper id, score) of the weighted BM25 sum, best first (ties: earlier paper first),
         found by the index's pruned top-k search: the cost does not grow with the collection."""
         return self.index.search_weighted(weights, k, exclude)
 
@@ -590,7 +592,7 @@ class Answers:
                 return Answer(query, hits, total=len(ids), terms=[])
         answer = self.ask(query, limit=1)
         for hit in answer.results:
-            hit.snippet, hit.marks = self._gist(hit), []
+            hit.snippet, hit.marks = shorten(hit.snippet, GIST_CHARS), []
         return answer
 
     def similar(self, paper_id: str, limit: int = 3) -> Answer:
@@ -637,6 +639,11 @@ class Answers:
             paper["url"] = paper_url(paper)
         return paper
 
+    def papers(self, paper_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Full papers (with links) by id; unknown ids are left out."""
+        with self._lock:
+            return store_db.get_papers(self.db, paper_ids)
+
     def latest(self, limit: int = 5) -> list[Hit]:
         """Recently added papers as hits with a gist."""
         with self._lock:
@@ -680,24 +687,30 @@ class Answers:
             links=paper["links"],
             coverage=round(coverage, 4),
         )
-        hit.snippet = best_sentences(
-            paper["abstract"],
-            terms,
-            self.index,
-            1 if gist else SNIPPET_SENTENCES,
-            title=paper["title"],
-            quantity=quantity,
-            primary=primary,
-        )
         if gist:
-            hit.snippet = shorten(
-                paper.get("ai_summary") or hit.snippet or paper["abstract"], GIST_CHARS
+            hit.snippet = paper_gist(paper, terms, self.index)
+        else:
+            hit.snippet = best_sentences(
+                paper["abstract"],
+                terms,
+                self.index,
+                SNIPPET_SENTENCES,
+                title=paper["title"],
+                quantity=quantity,
+                primary=primary,
             )
         hit.marks = mark_terms(hit.snippet, set(terms))
         return hit
 
-    def _gist(self, hit: Hit) -> str:
-        return shorten(hit.snippet, GIST_CHARS)
+
+def paper_gist(paper: dict[str, Any], terms: list[str] = (), index: Index | None = None) -> str:
+    """A paper in one short line, for lists and the daily digest alike: the feed's ai_summary,
+    else the abstract's sentence richest in `terms` (the first one when there are none, so no
+    index is needed), cut to GIST_CHARS."""
+    if paper.get("ai_summary"):
+        return shorten(paper["ai_summary"], GIST_CHARS)
+    sentence = best_sentences(paper["abstract"], list(terms), index, 1)
+    return shorten(sentence or paper["abstract"], GIST_CHARS)
 
 
 QUANTITY = re.compile(
@@ -782,15 +795,6 @@ def mark_terms(text: str, terms: set[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def shorten(text: str, limit: int) -> str:
-    """Cut at a word boundary with an ellipsis."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
-
-
 _FIELD_VOCABULARY: qexp.Vocabulary | None = None
 
 
@@ -841,9 +845,7 @@ class _Aliases(dict):
         """Add the names of the papers stored or changed after `after_seq`."""
         changed: set[str] = set()
         ids = []
-        for pid, title in db.execute(
-            "select id, title from papers where seq > ? order by seq", [after_seq]
-        ):
+        for pid, title in store_db.titles_since(db, after_seq):
             ids.append(pid)
             name = short_name(title)
             for text in ([name] if name else []) + [title]:
@@ -861,10 +863,3 @@ class _Aliases(dict):
             ids_ = list(self._titles.get(key, []))
             ids_ += [p for p in self._links.get(key, []) if p not in ids_]
             self[key] = ids_
-
-
-def build_aliases(db) -> dict[str, list[str]]:
-    """Map normalized names (title short names, repo and model names) to paper ids."""
-    aliases = _Aliases()
-    aliases.add_papers(db)
-    return dict(aliases)

@@ -13,12 +13,12 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 import sqlite_utils
@@ -31,6 +31,8 @@ SEED_NAME = "bundled listing"
 CHUNK = 5000
 LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer (README promises it)
 SAME_TITLE = 0.6  # normalized titles less alike than this are two different papers
+IN_CHUNK = 900  # values per `in (...)` list
+T = TypeVar("T")
 
 
 class StoreError(RuntimeError):
@@ -471,6 +473,14 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def in_chunks(values: Sequence[T]) -> Iterator[tuple[str, list[T]]]:
+    """(placeholders, values) for `... in ({marks})` statements, IN_CHUNK values at a time:
+    SQLite caps the variables of one statement (999 before 3.32)."""
+    for i in range(0, len(values), IN_CHUNK):
+        part = list(values[i : i + IN_CHUNK])
+        yield ",".join("?" * len(part)), part
+
+
 def _existing(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tuple[dict, dict, dict]:
     """Stored papers matching these rows by id, arXiv id or normalized title."""
     keys = {
@@ -480,10 +490,7 @@ def _existing(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tuple[di
     }
     found: tuple[dict, dict, dict] = ({}, {}, {})
     for slot, (col, values) in zip(found, keys.items(), strict=True):
-        values = list(values)
-        for i in range(0, len(values), 900):
-            part = values[i : i + 900]
-            marks = ",".join("?" * len(part))
+        for marks, part in in_chunks(list(values)):
             for row in db.query(f"select * from papers where {col} in ({marks})", part):
                 slot[row[col]] = row
     return found
@@ -599,9 +606,8 @@ def _unmark_demo(db: sqlite_utils.Database, ids: list[str]) -> None:
     """Demo papers that an import names are the team's now: `remove --demo` keeps them."""
     if not ids or not db.execute("select 1 from demo limit 1").fetchone():
         return
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        db.execute(f"delete from demo where paper_id in ({','.join('?' * len(part))})", part)
+    for marks, part in in_chunks(ids):
+        db.execute(f"delete from demo where paper_id in ({marks})", part)
 
 
 def _mark_old_demo(db: sqlite_utils.Database) -> None:
@@ -663,9 +669,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[str, str]]]:
     """Links of these papers, in the order they were written, as `{id: [{"url", "kind"}]}`."""
     out: dict[str, list[dict[str, str]]] = {pid: [] for pid in ids}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         sql = f"select paper_id, url, kind from links where paper_id in ({marks}) order by paper_id, pos"
         for pid, url, kind in db.execute(sql, part):
             out[pid].append({"url": url, "kind": kind})
@@ -675,9 +679,7 @@ def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[
 def get_papers(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Full papers (with links) by id; unknown ids are left out."""
     out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         for row in db.query(f"select * from papers where id in ({marks})", part):
             out[row["id"]] = _decode(row)
     all_links = links_for(db, list(out))
@@ -701,6 +703,12 @@ def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None
         if row:
             return get_papers(db, [row[0]])[row[0]]
     return None
+
+
+def titles_since(db: sqlite_utils.Database, after_seq: int = 0) -> list[tuple[str, str]]:
+    """(id, title) of the papers stored or changed after `after_seq`, in seq order."""
+    sql = "select id, title from papers where seq > ? order by seq"
+    return [(row[0], row[1]) for row in db.execute(sql, [after_seq])]
 
 
 def iter_for_index(
@@ -727,9 +735,7 @@ def count_changed(db: sqlite_utils.Database, after_seq: int) -> int:
 def index_texts(db: sqlite_utils.Database, ids: list[str]) -> dict[str, tuple[str, str, str]]:
     """(title, abstract, link urls) of these papers exactly as `iter_for_index` gives them."""
     out: dict[str, tuple[str, str, str]] = {}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         sql = (
             "select p.id, p.title, p.abstract, "
             "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
@@ -822,7 +828,7 @@ def mark_team(
     first by the first). `via` is "add" or "library". Returns how many were newly marked."""
     now = now_utc()
     rows = [(pid, added_by, added_in, now, via) for pid in dict.fromkeys(paper_ids)]
-    with db.atomic():
+    with writing(db, "marking the team's papers"):
         before = db.execute("select count(*) from team_papers").fetchone()[0]
         db.conn.executemany(
             "insert or ignore into team_papers (paper_id, added_by, added_in, added_at, via) "
@@ -885,9 +891,7 @@ def without_abstract(
     if ids is None:
         return dict(db.execute(sql + " order by seq").fetchall())
     out: dict[str, str] = {}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        marks = ",".join("?" * len(part))
+    for marks, part in in_chunks(ids):
         out.update(db.execute(f"{sql} and id in ({marks})", part).fetchall())
     return out
 
@@ -990,9 +994,7 @@ def ledger_mark(
 def ledger_forget(db, chat_id: int, paper_ids: list[str]) -> None:
     """Drop pending rows of a send that surely failed, so the next run sends them."""
     with writing(db, "recording a failed push"):
-        for i in range(0, len(paper_ids), 900):
-            part = paper_ids[i : i + 900]
-            marks = ",".join("?" * len(part))
+        for marks, part in in_chunks(paper_ids):
             db.execute(
                 f"delete from ledger where chat_id = ? and status = 'pending' and paper_id in ({marks})",
                 [chat_id, *part],

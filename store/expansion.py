@@ -190,15 +190,6 @@ def _long_form(words: list[str], acronym: str) -> list[str] | None:
     return form
 
 
-def mine_acronyms(texts: Iterable[str]) -> dict[tuple[str, ...], set[tuple[str, ...]]]:
-    """Acronym <-> long form pairs stated in the texts, as token tuples, e.g. ("rs",) <-> ("remot",
-    "sens"). Definitions seen once count; an acronym with several long forms keeps them all."""
-    pairs: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
-    for short, long_, _words in _definitions(texts):
-        pairs.setdefault(short, set()).add(long_)
-    return pairs
-
-
 def _definitions(texts: Iterable[str]):
     """(acronym tokens, long form tokens, words in the long form) for each definition found."""
     for text in texts:
@@ -215,13 +206,6 @@ def _definitions(texts: Iterable[str]):
             if not short or not long_ or short == long_ or len(long_) < 2:
                 continue
             yield short, long_, len(form)
-
-
-def acronym_vocabulary(texts: Iterable[str], weight: float = ACRONYM_WEIGHT) -> Vocabulary:
-    """Mined acronyms as equivalence groups (acronym | long form)."""
-    vocab = Vocabulary()
-    add_definitions(vocab, _definitions(texts), weight)
-    return vocab
 
 
 def add_definitions(

@@ -133,3 +133,20 @@ def split_sentences(text: str) -> list[str]:
         start = match.end()
     sentences.append(text[start:].strip())
     return [s for s in sentences if s]
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis, the one cut for snippets, gists, titles and quoted user text."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    return word_cut(text, limit).rstrip(",;: ") + "…"
+
+
+def word_cut(text: str, limit: int) -> str:
+    """The longest prefix of at most `limit` characters that ends between words (offsets kept)."""
+    head = text[:limit]
+    if len(text) <= limit:
+        return head
+    last_space = re.search(r"\s+\S*$", head)
+    return head[: last_space.start()] if last_space and last_space.start() > 0 else head

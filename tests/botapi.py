@@ -20,7 +20,7 @@ Typical use::
 PTB sends parameters form-encoded, with every non-string value JSON-encoded
 (numbers, booleans, reply_markup, commands, ...).  The stub decodes them back
 so that ``api.calls`` holds plain Python values: ``chat_id`` is an ``int``,
-``reply_markup`` a ``dict``.  JSON request bodies are accepted too.
+``reply_markup`` a ``dict``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ BOT_FIRST_NAME = "PaperBot"
 DEFAULT_USER_ID = 4242
 DEFAULT_GROUP_ID = -1001234567890
 MAX_MESSAGE_LENGTH = 4096  # in UTF-16 code units, like Telegram counts
+_UPDATE_ID_BASES = itertools.count(int(time.time()) % 100_000 * 100)
 _RECHECK_INTERVAL = 0.05  # seconds between re-checks of a wait condition
 
 Params = dict[str, Any]
@@ -63,12 +64,6 @@ _STRING_FIELDS = frozenset({
     "question", "explanation", "custom_title", "first_name", "last_name", "phone_number",
     "address", "file_id", "photo", "document", "audio", "video", "voice", "animation",
     "sticker", "thumbnail", "next_offset", "business_connection_id", "message_effect_id",
-})
-# Fields that hold JSON-serialised objects even when the body itself is JSON.
-_JSON_FIELDS = frozenset({
-    "reply_markup", "commands", "allowed_updates", "entities", "caption_entities", "scope",
-    "link_preview_options", "reply_parameters", "media", "results", "permissions",
-    "options", "reaction",
 })
 # fmt: on
 
@@ -183,10 +178,8 @@ class FakeBotAPI:
     Public state a test may read or tweak:
       calls            every request as (method, params), in arrival order
       admins           {chat_id: {user_id, ...}}: who getChatMember reports as administrator
-      forbidden_chats  chat ids whose sendMessage/sendChatAction answer 403 "blocked by the user"
+      forbidden_chats  chat ids whose sendMessage answers 403 "blocked by the user"
       users, chats     registries of user / chat dicts used when building updates and messages
-      files            {file_path: bytes} served under base_file_url (see ``add_file``)
-      webhook_url      set by setWebhook, cleared by deleteWebhook
       left_chats       chat ids the bot left via leaveChat
     """
 
@@ -209,9 +202,7 @@ class FakeBotAPI:
         self.forbidden_chats: set[int | str] = set()
         self.users: dict[int, dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
-        self.files: dict[str, bytes] = {}
-        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.webhook_url = ""
+        self.commands: list[dict[str, Any]] = []
         self.left_chats: set[int | str] = set()
 
         self._pending: list[dict[str, Any]] = []
@@ -219,17 +210,18 @@ class FakeBotAPI:
             tuple[Params, tuple[int | str, int]]
         ] = []  # ok sendMessage: (params, message key)
         self._messages: dict[tuple[int | str, int], dict[str, Any]] = {}  # bot's own messages
-        self._file_ids: dict[str, str] = {}  # file_id -> file_path
         self._callback_ids: set[str] = set()
         self._faults: dict[str, deque[_Fault]] = {}
-        self._update_ids = itertools.count(1)
+        # Update ids go on from one stand-in to the next, as Telegram's do for one bot: the bot's
+        # inbox recognises an id it has seen (tests share databases, each starts its own stand-in).
+        self._update_ids = itertools.count(next(_UPDATE_ID_BASES) * 1_000_000 + 1)
         self._message_ids = itertools.count(1)
         self._other_ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, MethodHandler] = {}
-        self._register_default_handlers()
+        self._register_handlers()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -249,7 +241,6 @@ class FakeBotAPI:
         """Listen on 127.0.0.1, port 0: the OS picks a free port, so tests may run in parallel."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
         # A short shutdown timeout: pending long polls are woken up by stop() anyway.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -269,11 +260,6 @@ class FakeBotAPI:
     def base_url(self) -> str:
         """Value for PTB's ``base_url``: PTB appends ``<token>/<method>``."""
         return f"http://{self.host}:{self.port}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        """Value for PTB's ``base_file_url``: PTB appends ``<token>/<file_path>``."""
-        return f"http://{self.host}:{self.port}/file/bot"
 
     # ------------------------------------------------------------------ inspection
 
@@ -311,11 +297,9 @@ class FakeBotAPI:
         """Updates queued but not yet confirmed by a getUpdates offset."""
         return list(self._pending)
 
-    def commands_for(
-        self, scope: dict[str, Any] | None = None, language_code: str = ""
-    ) -> list[dict[str, Any]]:
-        """Commands last set by setMyCommands for that scope and language."""
-        return self.commands.get(self._commands_key(scope, language_code), [])
+    def commands_for(self) -> list[dict[str, Any]]:
+        """Commands last set by setMyCommands (the bot sets one menu, for every chat)."""
+        return list(self.commands)
 
     async def wait_for(
         self, predicate: Callable[[list[Call]], bool], timeout: float = 5.0
@@ -393,13 +377,6 @@ class FakeBotAPI:
             copy.copy(fault) for _ in range(count)
         )
 
-    def set_handler(self, method: str, handler: MethodHandler) -> None:
-        """Answer ``method`` with ``handler(params)`` (sync or async); raise BotAPIError to refuse.
-
-        Lets a test cover a method the stub does not know without editing this file.
-        """
-        self._handlers[method.lower()] = handler
-
     # ------------------------------------------------------------------ update feeding
 
     def add_update(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -408,6 +385,11 @@ class FakeBotAPI:
         self._pending.append(update)
         self._notify()
         return update
+
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Deliver an update again, as Telegram does when its confirmation was lost."""
+        self._pending.append(copy.deepcopy(update))
+        self._notify()
 
     def add_private_message(
         self, text: str, user_id: int = DEFAULT_USER_ID, chat_id: int | None = None
@@ -481,14 +463,6 @@ class FakeBotAPI:
         }
         return self.add_update({"my_chat_member": update})
 
-    def add_file(self, content: bytes, file_name: str = "paper.pdf") -> str:
-        """Make a downloadable file; returns its file_id (for getFile, then base_file_url)."""
-        file_id = f"FILE{next(self._other_ids)}"
-        path = f"documents/{file_id}_{file_name}"
-        self._file_ids[file_id] = path
-        self.files[path] = content
-        return file_id
-
     def user(self, user_id: int) -> dict[str, Any]:
         """The user dict for ``user_id``; edit ``api.users[user_id]`` to change names."""
         if user_id == BOT_ID:
@@ -552,12 +526,6 @@ class FakeBotAPI:
             return _drop_connection(request)
         return fault.error().response()
 
-    async def _serve_file(self, request: web.Request) -> web.Response:
-        content = self.files.get(request.match_info["path"])
-        if content is None:
-            return web.Response(status=404, text="Not Found")
-        return web.Response(body=content, content_type="application/octet-stream")
-
     def _notify(self) -> None:
         """Wake everyone waiting in ``_wait_until``; a fresh Event avoids clear() races."""
         self._changed.set()
@@ -582,40 +550,22 @@ class FakeBotAPI:
 
     # ------------------------------------------------------------------ Bot API methods
 
-    def _register_default_handlers(self) -> None:
-        handlers: dict[str, MethodHandler] = {
-            "getMe": lambda params: dict(self.bot_user),
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
-            "sendMessage": self._send_message,
-            "editMessageText": self._edit_message_text,
-            "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "answerCallbackQuery": self._answer_callback_query,
-            "sendChatAction": self._send_chat_action,
-            "leaveChat": self._leave_chat,
-            "getChat": self._get_chat,
-            "getChatMember": self._get_chat_member,
-            "getChatAdministrators": self._get_chat_administrators,
-            "getFile": self._get_file,
-            "close": lambda params: True,
-            "logOut": lambda params: True,
+    def _register_handlers(self) -> None:
+        # What python-telegram-bot calls on the bot's behalf, and what the bot itself sends.
+        self._handlers = {
+            "getme": lambda params: dict(self.bot_user),
+            "getupdates": self._get_updates,
+            "deletewebhook": self._delete_webhook,
+            "setmycommands": self._set_my_commands,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "answercallbackquery": self._answer_callback_query,
+            "leavechat": self._leave_chat,
+            "getchatmember": self._get_chat_member,
         }
-        for method, handler in handlers.items():
-            self.set_handler(method, handler)
 
     async def _get_updates(self, params: Params) -> list[dict[str, Any]]:
         """Long polling: answer at once if updates are pending, else wait up to ``timeout``."""
-        if self.webhook_url:
-            raise BotAPIError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
         self._confirm(int(params.get("offset") or 0))
         timeout = float(params.get("timeout") or 0)
         await self._wait_until(lambda: bool(self._pending), timeout)
@@ -628,41 +578,13 @@ class FakeBotAPI:
         elif offset < 0:
             self._pending = self._pending[offset:]
 
-    def _set_webhook(self, params: Params) -> bool:
-        self.webhook_url = str(params.get("url", ""))
-        return True
-
     def _delete_webhook(self, params: Params) -> bool:
-        self.webhook_url = ""
         if params.get("drop_pending_updates"):
             self._pending.clear()
         return True
 
-    def _get_webhook_info(self, params: Params) -> dict[str, Any]:
-        return {
-            "url": self.webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._pending),
-        }
-
-    @staticmethod
-    def _commands_key(scope: dict[str, Any] | None, language_code: str | None) -> tuple[str, str]:
-        return json.dumps(scope or {"type": "default"}, sort_keys=True), language_code or ""
-
     def _set_my_commands(self, params: Params) -> bool:
-        key = self._commands_key(params.get("scope"), params.get("language_code"))
-        self.commands[key] = list(params.get("commands") or [])
-        return True
-
-    def _get_my_commands(self, params: Params) -> list[dict[str, Any]]:
-        return self.commands.get(
-            self._commands_key(params.get("scope"), params.get("language_code")), []
-        )
-
-    def _delete_my_commands(self, params: Params) -> bool:
-        self.commands.pop(
-            self._commands_key(params.get("scope"), params.get("language_code")), None
-        )
+        self.commands = list(params.get("commands") or [])
         return True
 
     def _send_message(self, params: Params) -> dict[str, Any]:
@@ -695,14 +617,6 @@ class FakeBotAPI:
         if not text.strip():
             raise BotAPIError(400, "Bad Request: message text is empty")
         return self._apply_edit(message, text=text, reply_markup=params.get("reply_markup"))
-
-    def _edit_message_reply_markup(self, params: Params) -> dict[str, Any] | bool:
-        if params.get("inline_message_id"):
-            return True
-        message = self._editable_message(params)
-        return self._apply_edit(
-            message, text=message.get("text", ""), reply_markup=params.get("reply_markup")
-        )
 
     def _editable_message(self, params: Params) -> dict[str, Any]:
         message = self._messages.get((_chat_id(params), int(params.get("message_id") or 0)))
@@ -737,53 +651,14 @@ class FakeBotAPI:
             )
         return True
 
-    def _send_chat_action(self, params: Params) -> bool:
-        self._check_not_blocked(_chat_id(params))
-        return True
-
     def _leave_chat(self, params: Params) -> bool:
         self.left_chats.add(_chat_id(params))
         return True
-
-    def _get_chat(self, params: Params) -> dict[str, Any]:
-        """A ChatFullInfo: the chat plus the fields PTB 22 requires."""
-        no_gifts = dict.fromkeys(
-            (
-                "unlimited_gifts",
-                "limited_gifts",
-                "unique_gifts",
-                "premium_subscription",
-                "gifts_from_channels",
-            ),
-            False,
-        )
-        return {
-            **self.chat(_chat_id(params)),
-            "accent_color_id": 0,
-            "max_reaction_count": 11,
-            "accepted_gift_types": no_gifts,
-        }
 
     def _get_chat_member(self, params: Params) -> dict[str, Any]:
         chat_id, user_id = _chat_id(params), int(params["user_id"])
         status = "administrator" if user_id in self.admins.get(chat_id, set()) else "member"  # type: ignore[arg-type]
         return _member_dict(self.user(user_id), status)
-
-    def _get_chat_administrators(self, params: Params) -> list[dict[str, Any]]:
-        admin_ids = sorted(self.admins.get(_chat_id(params), set()))  # type: ignore[arg-type]
-        return [_member_dict(self.user(user_id), "administrator") for user_id in admin_ids]
-
-    def _get_file(self, params: Params) -> dict[str, Any]:
-        file_id = str(params.get("file_id"))
-        path = self._file_ids.get(file_id)
-        if path is None:
-            raise BotAPIError(400, "Bad Request: invalid file_id")
-        return {
-            "file_id": file_id,
-            "file_unique_id": f"U{file_id}",
-            "file_size": len(self.files[path]),
-            "file_path": path,
-        }
 
     # ------------------------------------------------------------------ message helpers
 
@@ -842,13 +717,6 @@ def _now() -> int:
 
 
 def _default_chat(chat_id: int | str, user: dict[str, Any] | None) -> dict[str, Any]:
-    if isinstance(chat_id, str):  # "@channelusername"
-        return {
-            "id": -1009999999999,
-            "type": "channel",
-            "title": chat_id,
-            "username": chat_id.lstrip("@"),
-        }
     if chat_id > 0:
         user = user or {"first_name": f"User{chat_id}", "username": f"user{chat_id}"}
         return {
@@ -886,8 +754,6 @@ def _chat_id(params: Params) -> int | str:
         raise BotAPIError(400, "Bad Request: chat not found")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.startswith("@"):
-        return value
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -895,24 +761,11 @@ def _chat_id(params: Params) -> int | str:
 
 
 async def _read_params(request: web.Request) -> Params:
-    """Query string, form (urlencoded or multipart) or JSON body, decoded to Python values."""
+    """Query string and form fields (PTB posts form-encoded), decoded to Python values."""
     params: Params = {key: _decode_form_value(key, value) for key, value in request.query.items()}
-    if not request.body_exists:
-        return params
-    if request.content_type == "application/json":
-        body = await request.json()
-        params.update({key: _decode_json_field(key, value) for key, value in body.items()})
-        return params
-    form = await request.post()
-    for key, value in form.items():
-        if isinstance(value, web.FileField):
-            params[key] = {
-                "filename": value.filename,
-                "content_type": value.content_type,
-                "content": value.file.read(),
-            }
-        else:
-            params[key] = _decode_form_value(key, str(value))
+    if request.body_exists:
+        form = await request.post()
+        params.update({key: _decode_form_value(key, str(value)) for key, value in form.items()})
     return params
 
 
@@ -924,16 +777,6 @@ def _decode_form_value(key: str, value: str) -> Any:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def _decode_json_field(key: str, value: Any) -> Any:
-    """In JSON bodies, objects like reply_markup may still arrive as JSON strings."""
-    if key in _JSON_FIELDS and isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _drop_connection(request: web.Request) -> web.Response:

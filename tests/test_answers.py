@@ -10,6 +10,7 @@ from store.answers import Answers, mark_terms
 from store.evaluation import evaluate, load_questions, refusals
 from store.text import split_sentences, tokenize
 from tests.conftest import DATA
+from tests.helpers import dense_weighted_scores
 
 
 def test_ask_finds_the_paper_and_quotes_the_answering_sentence(seed_answers: Answers):
@@ -40,7 +41,10 @@ def test_nothing_relevant_returns_no_results(seed_answers: Answers, question: st
 def test_off_topic_question_gets_labelled_suggestions_only(seed_answers: Answers):
     answer = seed_answers.ask("protein folding with molecular dynamics simulation")
     assert answer.results == []
-    assert all(isinstance(t, str) for t in answer.suggestions)
+    # what the user reads instead: one to three titles of papers that do exist, weak matches
+    assert 1 <= len(answer.suggestions) <= 3
+    titles = {p["title"] for p in seed_answers.papers(list(seed_answers.index.ids)).values()}
+    assert set(answer.suggestions) <= titles
 
 
 def test_sql_and_fts_syntax_is_just_words(seed_answers: Answers):
@@ -121,9 +125,19 @@ def test_similar_excludes_itself_and_stays_on_subject(seed_answers: Answers):
 
 
 def test_json_contract(seed_answers: Answers):
+    """README's `--json` contract, the whole shape: no key more, no key less, the right types."""
     data = seed_answers.ask("remote sensing").to_json()
-    assert {"query", "results", "suggestions"} <= data.keys()
-    assert {"id", "title", "score", "snippet", "url", "links"} <= data["results"][0].keys()
+    assert data.keys() == {"query", "results", "suggestions", "total", "offset"}
+    assert data["query"] == "remote sensing" and data["suggestions"] == []
+    assert isinstance(data["total"], int) and data["offset"] == 0
+    assert data["results"] and data["total"] >= len(data["results"])
+    for item in data["results"]:
+        assert item.keys() == {"id", "title", "score", "snippet", "url", "links", "marks"}
+        assert isinstance(item["score"], float) and item["snippet"] and item["title"]
+        assert all(link.keys() == {"url", "kind"} for link in item["links"])
+        for start, end in item["marks"]:
+            assert 0 <= start < end <= len(item["snippet"])
+    assert json.loads(json.dumps(data)) == data  # plain JSON, nothing lost on the way
 
 
 def test_literal_questions_floor(seed_answers: Answers):
@@ -152,7 +166,7 @@ def test_ranked_equals_dense_scoring_of_the_expanded_query(seed_answers: Answers
     ]:
         terms = seed_answers._query_terms(question)
         exp = seed_answers._expand(terms)
-        dense = seed_answers._lexical(exp.weights)
+        dense = dense_weighted_scores(seed_answers.index, exp.weights)
         hits = np.flatnonzero(dense > 0)
         hits = hits[np.lexsort((hits, -dense[hits]))][:15]
         top = seed_answers._lexical_top(exp.weights, 15)

@@ -31,15 +31,9 @@ from bot.app import MAINTENANCE, bot_commands, build_application
 from bot.cli import cli
 from bot.config import ConfigError, Settings, TokenFilter, install_token_filter, mask
 from store.answers import Answer, Answers, Hit
-
-try:
-    from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
-    from tests.harness import polling
-    from tests.test_formatting import assert_telegram_html
-except ModuleNotFoundError:  # plain `pytest`: tests/ is on sys.path but the repo root is not
-    from botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
-    from harness import polling
-    from test_formatting import assert_telegram_html
+from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
+from tests.harness import polling
+from tests.helpers import assert_telegram_html
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"  # well-formed, so Settings accepts it
 SECRET = TOKEN.split(":")[1]

@@ -10,14 +10,16 @@ from store.answers import Answers
 from store.evaluation import evaluate, load_questions, refusals
 from store.expansion import (
     Vocabulary,
-    acronym_vocabulary,
+    add_definitions,
+    definitions_in,
     expand,
     field_vocabulary,
-    mine_acronyms,
+    parse_definition,
     rm3_terms,
 )
 from store.text import tokenize
 from tests.conftest import DATA
+from tests.helpers import dense_weighted_scores
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +36,23 @@ def plain(light):
     return Answers(light.db, light.db_path, index=light.index, expansion=False, semantic=False)
 
 
+def acronyms_of(texts: list[str]) -> Vocabulary:
+    """An acronym vocabulary built the way the engine builds it from the index's definitions."""
+    vocab = Vocabulary()
+    for text in texts:
+        add_definitions(vocab, map(parse_definition, definitions_in(text)))
+    return vocab
+
+
 def test_acronyms_are_mined_with_their_long_forms():
-    pairs = mine_acronyms(
-        [
-            "Image-text data in the field of remote sensing (RS) is scarce.",
-            "Large language models (LLMs) and Contrastive Language-Image Pre-training (CLIP).",
-            "Self-supervised vIsion Transformers (SiT) work. Tasks: (i) one, (ii) two (textual).",
-        ]
-    )
+    texts = [
+        "Image-text data in the field of remote sensing (RS) is scarce.",
+        "Large language models (LLMs) and Contrastive Language-Image Pre-training (CLIP).",
+        "Self-supervised vIsion Transformers (SiT) work. Tasks: (i) one, (ii) two (textual).",
+    ]
+    pairs: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for short, long_, _words in (parse_definition(d) for t in texts for d in definitions_in(t)):
+        pairs.setdefault(short, set()).add(long_)
     assert pairs[("rs",)] == {("remot", "sens")}
     assert ("larg", "languag", "model") in pairs[("llms",)]
     assert ("contrast", "languag", "imag", "languageimag", "pre", "train", "pretrain") in pairs[
@@ -52,7 +63,7 @@ def test_acronyms_are_mined_with_their_long_forms():
 
 
 def test_expansion_adds_equivalents_both_ways_at_lower_weight():
-    vocab = acronym_vocabulary(["Image-text data in remote sensing (RS) is scarce."])
+    vocab = acronyms_of(["Image-text data in remote sensing (RS) is scarce."])
     forward = expand(tokenize("RS captioning"), [vocab])
     assert forward.weights["rs"] == 1.0
     assert 0 < forward.weights["remot"] < 1 and 0 < forward.weights["sens"] < 1
@@ -90,7 +101,7 @@ def test_rm3_prefers_telling_words_of_the_best_documents():
 def test_without_expansion_scores_are_bm25okapi(plain: Answers):
     terms = tokenize("remote sensing image text dataset dataset")
     weights = plain._expand(terms).weights
-    assert np.allclose(plain._lexical(weights), plain.index.scores(terms))
+    assert np.allclose(dense_weighted_scores(plain.index, weights), plain.index.scores(terms))
 
 
 def test_expansion_finds_the_paper_in_other_words(light: Answers, plain: Answers):

@@ -16,11 +16,7 @@ from hypothesis import strategies as st
 from bot import formatting as fmt
 from bot import handlers as h
 from store.answers import Answer, Hit, clean_query
-
-try:
-    from tests.test_formatting import assert_telegram_html
-except ModuleNotFoundError:  # plain `pytest`: tests/ is on sys.path but the repo root is not
-    from test_formatting import assert_telegram_html
+from tests.helpers import assert_telegram_html
 
 # Control characters other than newline and tab: a reply must never echo them back to the user.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -177,10 +173,10 @@ def test_nothing_found(query: str, suggestions: list[str]) -> None:
     assert len(visible(first_line)) <= 60 + fmt.ECHO_CHARS  # a short echo, however long the query
 
 
-@given(HITS, st.one_of(st.none(), LONG_TEXT))
-def test_latest_and_similar_replies(papers: list[Hit], source_title: str | None) -> None:
+@given(HITS, LONG_TEXT)
+def test_latest_and_similar_replies(papers: list[Hit], source_title: str) -> None:
     check(fmt.latest_replies(papers))
-    check(fmt.similar_replies(Answer("t-1", papers, total=len(papers)), source_title))
+    check(fmt.similar_replies(Answer(source_title, papers, total=len(papers))))
 
 
 @given(
@@ -236,7 +232,7 @@ def test_any_callback_data_decodes_or_is_refused(data: str | None) -> None:
     parsed = fmt.parse_callback(data)
     if parsed is not None:
         assert parsed.action in ("more", "similar") and parsed.key
-        assert parsed.action == "similar" or (parsed.mode in "ta" and parsed.offset >= 0)
+        assert parsed.action == "similar" or (parsed.mode in ("t", "a") and parsed.offset >= 0)
 
 
 def test_callback_offsets_are_ascii_digits() -> None:

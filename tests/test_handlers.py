@@ -11,13 +11,8 @@ from telegram import Chat, Message, MessageEntity, User
 from bot import formatting as fmt
 from bot import handlers as h
 from store.answers import NO_CODE_LINK
-
-try:
-    from tests.botapi import compute_entities
-    from tests.test_formatting import assert_telegram_html, buttons
-except ModuleNotFoundError:  # plain `pytest`: tests/ is on sys.path but the repo root is not
-    from botapi import compute_entities
-    from test_formatting import assert_telegram_html, buttons
+from tests.botapi import compute_entities
+from tests.helpers import assert_telegram_html, buttons
 
 BOT_ID = 1000
 BOT_NAME = "paperbot_test_bot"

@@ -10,6 +10,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+import Stemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
@@ -26,7 +27,7 @@ from store.index import (
     sync_index,
 )
 from store.index import segment as segment_mod
-from store.text import _PARTS, _WORD, _term, tokenize
+from store.text import STOPWORDS, tokenize
 
 
 @pytest.fixture(scope="module")
@@ -293,26 +294,40 @@ def test_stale_format_is_rebuilt(tmp_path):
 # ---------------------------------------------------------------- the tokenizer's fast path
 
 
+# The tokenizer's definition, written out here on its own (not borrowed from store/text.py, whose
+# fast path it checks): words, their parts, stopwords, Snowball stems; model names kept as written.
+REF_WORD = re.compile(r"[^\W_]+(?:[.\-/+'’][^\W_]+)*")
+REF_PARTS = re.compile(r"[.\-/+'’]")
+REF_STEMMER = Stemmer.Stemmer("english")
+
+
+def reference_term(part: str) -> str | None:
+    """The index term of one word part: None for a stopword, a lone letter or a 60+ run."""
+    if part in STOPWORDS or (len(part) == 1 and not part.isdigit()) or len(part) > 60:
+        return None
+    return REF_STEMMER.stemWord(part) if part.isalpha() else part
+
+
 def reference_tokenize(text: str) -> list[str]:
     """The tokenizer as first written (regex over the whole text, no caches): the definition."""
     if not text:
         return []
     text = unicodedata.normalize("NFKC", text).lower()
     out: list[str] = []
-    for match in _WORD.finditer(text):
+    for match in REF_WORD.finditer(text):
         word = match.group(0)
         if re.fullmatch(r"\d+(?:[.,]\d+)*", word):
             out.append(word)
             continue
-        parts = [p for p in _PARTS.split(word) if p]
+        parts = [p for p in REF_PARTS.split(word) if p]
         if len(parts) > 1 and parts[-1] in ("s", "t", "re", "ve", "ll", "d", "m"):
             parts = parts[:-1]
         for part in parts:
-            term = _term(part)
+            term = reference_term(part)
             if term:
                 out.append(term)
         if "-" in word and 1 < len(parts) <= 3:
-            compound = _term("".join(parts))
+            compound = reference_term("".join(parts))
             if compound:
                 out.append(compound)
     return out

@@ -11,7 +11,7 @@ from store import db as store_db
 from store.answers import Answers
 from store.importers import parse_text, read_file
 from tests.conftest import FIXTURES
-from tests.test_formatting import assert_telegram_html
+from tests.helpers import assert_telegram_html
 
 TOKEN = "123456:TEST-push-token-abcdefghijklmnopqrstuvwxyz"
 CHAT = -1001
@@ -109,7 +109,7 @@ def test_digest_splits_over_4096_characters_as_valid_html(answers):
         }
         for i in range(10)
     ]
-    parts = digest_parts(papers, 3, answers)
+    parts = digest_parts(papers, 3)
     assert len(parts) > 1
     for part in parts:
         assert len(part.text) <= 4096

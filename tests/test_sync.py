@@ -10,8 +10,8 @@ import numpy as np
 
 from store import db as store_db
 from store.answers import Answers
-from store.vectors import vectors_dir
 from store.text import tokenize
+from store.vectors import vectors_dir
 
 
 class BagEncoder:
