@@ -741,29 +741,9 @@ def push_cmd(ctx: Context, dry_run: bool) -> None:
         if outcome.error:
             line += f" - {outcome.error}"
         click.echo(line)
-        if dry_run:
-            for text in digest_texts(answers, outcome.chat_id):
-                click.echo(text + "\n")
+        for text in outcome.texts:  # a dry run's messages
+            click.echo(text + "\n")
     click.echo(("would push: " if dry_run else "pushed: ") + summary(outcomes))
-
-
-def digest_texts(answers, chat_id: int) -> list[str]:
-    """The messages (Telegram HTML) `push` would send this chat now: push_chat's choice of
-    papers, bot.push.digest_parts' text (push_chat's dry run counts them but keeps no text)."""
-    from bot.push import DIGEST_PAPERS, MAX_CANDIDATES, digest_parts
-
-    with answers.store() as db:
-        sub = store_db.subscription(db, chat_id)
-        ids = store_db.undelivered(db, chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
-    if sub.get("keywords") and ids:
-        ids = answers.matching(sub["keywords"], ids)
-    shown = ids[:DIGEST_PAPERS]
-    with answers.store() as db:
-        found = store_db.get_papers(db, shown)
-    papers = [found[i] for i in shown if i in found]
-    return (
-        [part.text for part in digest_parts(papers, len(ids) - len(shown), answers)] if ids else []
-    )
 
 
 async def _no_send(chat_id: int, text: str) -> None:

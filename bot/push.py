@@ -45,6 +45,7 @@ class ChatPush:
     messages: int = 0
     error: str | None = None
     deactivated: bool = False
+    texts: list[str] = field(default_factory=list)  # a dry run's messages, as they would be sent
 
 
 def digest_parts(papers: list[dict[str, Any]], more: int) -> list[DigestPart]:
@@ -77,6 +78,7 @@ async def push_chat(
     parts = digest_parts([found[i] for i in shown if i in found], len(rest))
     if dry_run:
         outcome.sent, outcome.summarized, outcome.messages = shown, rest, len(parts)
+        outcome.texts = [part.text for part in parts]
         return outcome
     for n, part in enumerate(parts):
         carried = part.paper_ids + (rest if n == len(parts) - 1 else [])

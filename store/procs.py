@@ -3,7 +3,8 @@
 A Ctrl-C in a terminal reaches every process of the foreground group: workers that took it would
 die mid-task with a traceback each, possibly holding a queue lock that `Pool.terminate()` then waits
 for forever. They ignore it instead; the importing process alone decides to stop, and terminates
-its pools (SIGTERM, which workers keep).
+its pools with SIGTERM, which ends a worker at once: the default action, whatever handler the
+importing process had installed when the worker was forked.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import signal
 
 
 def quiet_worker(niceness: int = 0) -> None:
-    """A pool worker's initializer: SIGINT ignored, and `niceness` added to its priority."""
+    """A pool worker's initializer: SIGINT ignored, SIGTERM's default action (no inherited
+    handler raising in the worker), and `niceness` added to its priority."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if niceness:
         os.nice(niceness)
