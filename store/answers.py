@@ -46,7 +46,7 @@ NO_CODE_LINK = "no code link in the abstract"
 # paper's similarity reaches SEMANTIC_FOUND (off-topic questions stay below ~0.22 with this model,
 # real ones reach it even when they share no word). A paper is shown when it passes the lexical
 # rule or its similarity is within SEMANTIC_MARGIN of the best one.
-LEXICAL_WEIGHT = 0.6
+LEXICAL_WEIGHT = 0.3
 SEMANTIC_FOUND = 0.26
 SEMANTIC_MARGIN = 0.12
 SEMANTIC_CANDIDATES = 30
