@@ -13,7 +13,10 @@ import signal
 
 
 def quiet_worker(niceness: int = 0) -> None:
-    """A pool worker's initializer: SIGINT ignored, and `niceness` added to its priority."""
+    """A pool worker's initializer: SIGINT ignored, SIGTERM back to its default (a forked worker
+    inherits the importing process's handlers; `terminate` must end it silently), and `niceness`
+    added to its priority."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if niceness:
         os.nice(niceness)
