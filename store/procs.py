@@ -14,8 +14,9 @@ import signal
 
 
 def quiet_worker(niceness: int = 0) -> None:
-    """A pool worker's initializer: SIGINT ignored, SIGTERM's default action (no inherited
-    handler raising in the worker), and `niceness` added to its priority."""
+    """A pool worker's initializer: SIGINT ignored, SIGTERM back to its default (a forked worker
+    inherits the importing process's handlers; `terminate` must end it silently), and `niceness`
+    added to its priority."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if niceness:

@@ -23,11 +23,17 @@ EPSILON = 0.25
 TITLE_WEIGHT = 3  # a title counts as this many copies of itself in the document's token list
 
 
+def saturation(tf, norm):
+    """tf*(k1+1)/(tf+norm): what a posting adds per unit of idf (a segment's bounds are its
+    maximum, computed without a `weight` pass over every posting)."""
+    return tf * (K1 + 1) / (tf + norm)
+
+
 def term_score(weight, tf, norm):
     """What one posting adds to a document's score: weight * tf*(k1+1)/(tf+norm), in the dense
-    path's operation order (numpy arrays or scalars; the compiled scan compiles this very function).
+    path's operation order (numpy arrays or scalars; the compiled scan compiles this very code).
     `weight` is the query term's idf times its weight, `norm` the document's `length_norms`."""
-    return weight * (tf * (K1 + 1) / (tf + norm))
+    return weight * saturation(tf, norm)
 
 
 def length_norms(doc_len: np.ndarray, alive: np.ndarray, live: int) -> tuple[float, np.ndarray]:

@@ -10,8 +10,10 @@ every document number it writes, and numpy raises on the others: a failed search
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 import zlib
 from pathlib import Path
@@ -109,14 +111,17 @@ def checksums(folder: Path, meta: dict) -> str | None:
 
 
 def verify_in_background(index: Index, folder: Path) -> threading.Thread:
-    """Check the files of a loaded index in a daemon thread (reads, never maps: the process does
-    not grow); on a mismatch the index is marked damaged and its next search rebuilds it."""
+    """Check the files of a loaded index in a daemon thread at the lowest priority (reads, never
+    maps: the process does not grow; holds no lock: a save never waits for it). A mismatch counts
+    only if the folder still holds the state the index loaded (else a save replaced its files); it
+    marks the index damaged, and its next search rebuilds it."""
 
     def run() -> None:
-        with folder_lock(folder, exclusive=False):
-            meta = _meta_of(index, folder)
-            problem = checksums(folder, meta) if meta is not None else None
-        if problem is not None:
+        with contextlib.suppress(OSError, AttributeError):  # a thread's own priority: Linux
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        meta = _meta_of(index, folder)
+        problem = checksums(folder, meta) if meta is not None else None
+        if problem is not None and _meta_of(index, folder) is not None:
             log.warning("index folder %s is damaged (%s): rebuilding it", folder, problem)
             index.damage = problem
 
@@ -130,7 +135,8 @@ def _meta_of(index: Index, folder: Path) -> dict | None:
     save replaced those files: the index keeps its own mapped copies, nothing to check)."""
     from store.index.persist import read_meta
 
-    meta = read_meta(folder)
+    with folder_lock(folder, exclusive=False):
+        meta = read_meta(folder)
     if meta is None or not index.saved or meta.get("stamp") != index.saved["stamp"]:
         return None
     return meta

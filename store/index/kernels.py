@@ -9,12 +9,19 @@ question is heavy enough to need it (small collections never pay numba's import)
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit
 
-from store.index.bm25 import term_score
+from store.index import bm25
 
-_term_score = njit(inline="always", cache=True)(term_score)
+# `bm25.term_score`'s own code, compiled with the `saturation` it calls compiled too: one
+# expression for every path, no copy here to keep equal by hand.
+_saturation = njit(inline="always", cache=True)(bm25.saturation)
+_term_score = njit(inline="always", cache=True)(
+    types.FunctionType(bm25.term_score.__code__, {**vars(bm25), "saturation": _saturation})
+)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")

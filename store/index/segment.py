@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from store.index.bm25 import term_score
+from store.index.bm25 import saturation
 
 MERGE_SEGMENTS = 8  # more segments than this: the newest small ones are folded together
 SYNC_BATCH = 200_000  # papers per segment while (re)building; a segment this big is never merged
+BOUND_SLICE = 1 << 20  # postings whose bounds are computed at once
 PARTS = ("offsets", "docs", "tfs", "maxc")  # a segment's arrays, one file each
 
 EMPTY_DOCS = np.zeros(0, dtype=np.int32)
@@ -109,10 +110,14 @@ def bounded(
 def _max_contrib(
     offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, norm: np.ndarray
 ) -> np.ndarray:
-    """Per term, max over its postings of tf*(k1+1)/(tf+norm[doc]) (`term_score` per unit idf)."""
+    """Per term, max over its postings of tf*(k1+1)/(tf+norm[doc]) (`saturation`)."""
     out = np.zeros(len(offsets) - 1)
     if len(docs):
-        contrib = term_score(1.0, tfs.astype(np.float64), norm[docs])
+        # In slices: the float temporaries of a whole bulk segment would cost 100s of MB.
+        contrib = np.empty(len(docs))
+        for a in range(0, len(docs), BOUND_SLICE):
+            part = slice(a, a + BOUND_SLICE)
+            contrib[part] = saturation(tfs[part].astype(np.float64), norm[docs[part]])
         starts = offsets[:-1]
         present = starts < offsets[1:]
         out[present] = np.maximum.reduceat(contrib, starts[present])
