@@ -38,6 +38,8 @@ NEW_MESSAGES = filters.UpdateType.MESSAGE
 # Maintainer commands: not in the menu; the handlers refuse anyone outside PAPERBOT_ADMINS.
 MAINTENANCE = {"fetch": fetch_now, "push": push_now}
 REFRESH_SECONDS = 60
+EMBED_SECONDS = 5  # how often the background embedding takes a turn
+EMBED_TURN_SECONDS = 2.0  # and how long a turn lasts (a batch is a few seconds on one core)
 
 
 def build_application(settings: Settings, answers: Answers) -> Application:
@@ -97,11 +99,24 @@ async def refresh_index(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("index: %d papers added", added)
 
 
+async def embed_papers(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Give papers without vectors their embedding, a short turn at a time on a worker thread
+    (questions meanwhile use BM25 for them; a stop never waits for more than one turn)."""
+    answers: Answers = context.bot_data["answers"]
+    if answers.unembedded():
+        done = await asyncio.to_thread(answers.embed, max_seconds=EMBED_TURN_SECONDS)
+        log.debug("embedded %d papers", done)
+
+
 async def post_shutdown(app: Application) -> None:
-    """Close the inbox's connection (what it still holds is handled at the next start)."""
+    """Close the inbox's connection (what it still holds is handled at the next start) and save
+    the vectors embedded since their last save."""
     inbox = getattr(app, "inbox", None)
     if inbox is not None:
         inbox.close()
+    answers = app.bot_data.get("answers")
+    if answers is not None:
+        await asyncio.to_thread(answers.flush_vectors)
 
 
 def bot_commands() -> list[BotCommand]:
@@ -128,6 +143,8 @@ async def post_init(app: Application) -> None:
         jobs = schedule_pushes(app.job_queue, answers, settings.push_time, settings.timezone)
         log.info("daily push: %s", ", ".join(job.name for job in jobs))
         app.job_queue.run_repeating(refresh_index, interval=REFRESH_SECONDS, name="refresh")
+        if answers.encoder is not None:
+            app.job_queue.run_repeating(embed_papers, interval=EMBED_SECONDS, name="embed")
     # Big collections: compile the index's scan in the background, not on the first question.
     app.bot_data["warm_up"] = asyncio.create_task(asyncio.to_thread(answers.index.warm_up))
     figures = answers.stats()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,7 +58,8 @@ _ABOUT_A_PAPER = set(
 )
 LEXICAL_CANDIDATES = 20
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
-EMBED_BATCH = 32
+EMBED_BATCH = 16
+VECTORS_SAVE_SECONDS = 300.0
 
 
 @dataclass
@@ -181,6 +183,7 @@ class Answers:
         self._speller: Speller | None = None
         self._speller_size = 0
         self._embed_lock = threading.Lock()
+        self._unsaved, self._saved_at = 0, time.monotonic()
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
             self.vectors = vec.open_vectors(db, db_path, self.encoder.name, self.encoder.dim)
@@ -258,35 +261,42 @@ class Answers:
                 vec.text_key(title, abstract) in shipped for _, _, title, abstract, _ in pending
             )
 
-    def embed(self, max_papers: int | None = None, progress=None, save_every: int = 2000) -> int:
+    def embed(
+        self,
+        max_papers: int | None = None,
+        progress=None,
+        max_seconds: float | None = None,
+    ) -> int:
         """Embed papers changed since the vectors last caught up, a batch at a time, without
-        holding the engine's lock while encoding (questions go on meanwhile); saves as it goes,
-        so an interrupted run resumes. Returns how many papers were looked at."""
+        holding the engine's lock while encoding (questions go on meanwhile). Stops after
+        `max_papers` or `max_seconds` (the bot's background job takes short turns, so a stop
+        never waits long). Saves when caught up, every VECTORS_SAVE_SECONDS meanwhile, and when
+        interrupted, so a run resumes. Returns how many papers were looked at."""
         if self.encoder is None or self.vectors is None:
             return 0
+        started = time.monotonic()
         with self._embed_lock:
             shipped = vec.seed_vectors(self.encoder.name)
-            done = since_save = 0
+            done, caught_up = 0, False
             try:
                 while max_papers is None or done < max_papers:
-                    size = (
-                        EMBED_BATCH if max_papers is None else min(EMBED_BATCH, max_papers - done)
-                    )
-                    batch = self._pending_batch(size)
+                    if max_seconds is not None and time.monotonic() - started >= max_seconds:
+                        break
+                    left = EMBED_BATCH if max_papers is None else max_papers - done
+                    batch = self._pending_batch(min(EMBED_BATCH, left))
                     if not batch:
+                        caught_up = True
                         break
                     vec.embed_batch(
                         self.vectors, batch, self.encoder.encode, sem.paper_passages, shipped
                     )
-                    done, since_save = done + len(batch), since_save + len(batch)
+                    done += len(batch)
+                    self._unsaved += len(batch)
                     if progress is not None:
                         progress(len(batch))
-                    if since_save >= save_every:
-                        self._save_vectors()
-                        since_save = 0
-            finally:  # an interrupted run keeps what it embedded
-                if since_save:
-                    self._save_vectors()
+                    self._save_vectors(force=False)
+            finally:  # caught up or interrupted: keep what was embedded
+                self._save_vectors(force=caught_up or max_seconds is None)
             return done
 
     def _pending_batch(self, size: int) -> list[vec.Pending]:
@@ -295,9 +305,19 @@ class Answers:
             rows = store_db.iter_for_index(self.db, self.vectors.covered_seq)
             return [(pid, seq, t, a) for pid, seq, t, a, _ in itertools.islice(rows, size)]
 
-    def _save_vectors(self) -> None:
-        if self.db_path is not None and self.vectors is not None:
+    def flush_vectors(self) -> None:
+        """Save what the background embedding has not saved yet (at a stop)."""
+        with self._embed_lock:
+            self._save_vectors(force=True)
+
+    def _save_vectors(self, force: bool) -> None:
+        """Save the vectors if papers were embedded since the last save, and `force` or the last
+        save is VECTORS_SAVE_SECONDS old (a save rewrites the folder: not after every batch)."""
+        if self.db_path is None or self.vectors is None or not self._unsaved:
+            return
+        if force or time.monotonic() - self._saved_at >= VECTORS_SAVE_SECONDS:
             self.vectors.save(vec.vectors_dir(self.db_path))
+            self._unsaved, self._saved_at = 0, time.monotonic()
 
     def _question_vector(self, question: str) -> np.ndarray:
         """The question's embedding, remembered for the questions asked again (More, Back)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class Vectors:
         self.db_uuid = ""
         self._pending: list[tuple[str, str, np.ndarray]] = []
         self._live: np.ndarray | None = None  # rows of the papers' newest vectors, sorted
+        # the background embedder appends while questions read: changes go one at a time, and
+        # readers see whole arrays (each replaced, never changed in place; rows only appended)
+        self._guard = threading.RLock()
 
     def __len__(self) -> int:
         self._settle()
@@ -65,17 +69,19 @@ class Vectors:
 
     def put(self, items: Iterable[tuple[str, str, np.ndarray]]) -> None:
         """Add (paper id, text key, rows: whole vector first, then its windows)."""
-        for pid, key, rows in items:
-            rows = np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
-            if len(rows):
-                self._pending.append((pid, key, rows))
+        with self._guard:
+            for pid, key, rows in items:
+                rows = np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+                if len(rows):
+                    self._pending.append((pid, key, rows))
 
     def forget(self, paper_ids: Iterable[str]) -> None:
         """Drop papers (removed from the collection)."""
-        self._settle()
-        for pid in paper_ids:
-            self.row_of.pop(pid, None)
-        self._live = None
+        with self._guard:
+            self._settle()
+            for pid in paper_ids:
+                self.row_of.pop(pid, None)
+            self._live = None
 
     def key_of(self, paper_id: str) -> str | None:
         self._settle()
@@ -86,8 +92,12 @@ class Vectors:
         """Append the pending papers to the matrices in one copy."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
-        self._live = None
+        with self._guard:
+            if self._pending:
+                self._append(self._pending)
+                self._pending = []
+
+    def _append(self, pending: list[tuple[str, str, np.ndarray]]) -> None:
         first = len(self.ids)
         counts = np.array([len(rows) - 1 for _, _, rows in pending], dtype=np.int64)
         self.paper = np.concatenate([self.paper, np.stack([rows[0] for _, _, rows in pending])])
@@ -98,6 +108,7 @@ class Vectors:
             self.ids.append(pid)
             self.keys.append(key)
             self.row_of[pid] = first + i
+        self._live = None
 
     def candidates(self, query: np.ndarray, top: int) -> list[str]:
         """The `top` papers whose whole vector is closest to the (unit) query."""

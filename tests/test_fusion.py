@@ -3,6 +3,7 @@ embedding in the background, shipped vectors; and the question fixes of BM25: ty
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import numpy as np
@@ -217,3 +218,32 @@ def test_a_quantity_question_quotes_the_number_not_the_sentence_naming_the_paper
     assert "400 million" in hit.snippet
     hit = bm25_only.ask("how much does bottom-up patch summarization speed up training?").results[0]
     assert "50%" in hit.snippet
+
+
+# ---------------------------------------------------------------- the bot embeds in the background
+
+
+async def test_the_running_bot_embeds_new_papers_in_the_background(tmp_path, api):
+    """A bot started over papers without vectors answers at once (BM25 for them) and gives them
+    vectors in short background turns, saved at its stop."""
+    from bot.app import build_application
+    from bot.config import Settings
+    from tests.harness import polling
+    from tests.test_bot_e2e import RS_QUESTION, TOKEN
+
+    db, path = seeded(tmp_path)
+    answers = Answers(db, path, semantic=ToyEncoder())
+    assert answers.unembedded() == 91
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
+    app = build_application(settings, answers)
+    async with polling(app):
+        api.add_private_message(RS_QUESTION)
+        [reply] = await api.wait_for_sent(1)
+        assert "Remote Sensing" in reply["text"]
+        for _ in range(200):
+            if answers.unembedded() == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert answers.unembedded() == 0 and len(answers.vectors) == 91
+    saved = vec.Vectors.load(vec.vectors_dir(path), "toy-hash-encoder")
+    assert saved is not None and len(saved) == 91
