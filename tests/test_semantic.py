@@ -1,6 +1,6 @@
-"""The semantic stage: fusion and the vector store as pure code (hand-made vectors, a toy encoder),
-then the real all-MiniLM-L6-v2 stage on the seed: the numpy encoder with the weights shipped in the
-package, so it always runs (no torch; tests/test_encoder.py checks the encoder against torch)."""
+"""The semantic stage with the real all-MiniLM-L6-v2 on the seed: the numpy encoder with the weights
+shipped in the package, so it always runs (no torch; tests/test_encoder.py checks the encoder
+against torch's vectors). The parts with a toy encoder are in tests/test_fusion.py."""
 
 from __future__ import annotations
 
