@@ -104,7 +104,11 @@ async def embed_papers(context: ContextTypes.DEFAULT_TYPE) -> None:
     (questions meanwhile use BM25 for them; a stop never waits for more than one turn)."""
     answers: Answers = context.bot_data["answers"]
     if answers.unembedded():
-        done = await asyncio.to_thread(answers.embed, max_seconds=EMBED_TURN_SECONDS)
+        try:
+            done = await asyncio.to_thread(answers.embed, max_seconds=EMBED_TURN_SECONDS)
+        except OSError as exc:  # a full disk: the next turns try again, questions go on
+            log.warning("%s", exc)
+            return
         log.debug("embedded %d papers", done)
 
 
@@ -116,7 +120,10 @@ async def post_shutdown(app: Application) -> None:
         inbox.close()
     answers = app.bot_data.get("answers")
     if answers is not None:
-        await asyncio.to_thread(answers.flush_vectors)
+        try:
+            await asyncio.to_thread(answers.flush_vectors)
+        except OSError as exc:
+            log.warning("%s", exc)
 
 
 def bot_commands() -> list[BotCommand]:

@@ -397,6 +397,9 @@ def embed_cmd(ctx: Context, limit: int | None) -> None:
             bar.close()
             click.echo("interrupted: what was embedded is saved; run it again to go on", err=True)
             sys.exit(130)
+        except OSError as exc:
+            bar.close()
+            fail(str(exc))
     click.echo(
         f"embedded {done} papers; {len(answers.vectors)} of {store_db.paper_count(ctx.db())} have vectors"
     )

@@ -7,6 +7,7 @@ Nothing here knows Telegram: results are dataclasses the bot formats and the CLI
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 import time
@@ -27,6 +28,8 @@ from store.clean import short_name
 from store.index import Index, document_tokens, sync_index
 from store.spelling import Speller
 from store.text import _WORD, shorten, split_sentences, tokenize
+
+log = logging.getLogger(__name__)
 
 # The no-answer rule. A result must hold half of the question's specificity (idf mass, unseen words
 # counting as the rarest), or else share several telling words with it: a long colloquial question
@@ -188,7 +191,10 @@ class Answers:
         if self.encoder is not None:
             self.vectors = vec.open_vectors(db, db_path, self.encoder.name, self.encoder.dim)
             if self.unembedded() <= INLINE_EMBED_PAPERS or self._all_shipped():
-                self.embed()
+                try:
+                    self.embed()
+                except OSError as exc:  # a full disk: answer anyway, the next start saves
+                    log.warning("%s", exc)
 
     @property
     def stage(self) -> str:
@@ -529,10 +535,21 @@ class Answers:
         """The embedded candidates' similarity to the question: BM25's best and the embedding's."""
         if self.encoder is None or self.vectors is None or not len(self.vectors):
             return {}
-        query = self._question_vector(question)
-        wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
-        wanted = [p for p in dict.fromkeys(wanted) if p not in (exclude or ()) and self._alive(p)]
-        return self.vectors.similarity(query, wanted)
+        try:
+            query = self._question_vector(question)
+            wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
+            wanted = [
+                p for p in dict.fromkeys(wanted) if p not in (exclude or ()) and self._alive(p)
+            ]
+            found = self.vectors.similarity(query, wanted)
+        except Exception:  # damaged vectors (they are derived): BM25 answers, embed them again
+            log.warning("semantic stage failed; its vectors are made again", exc_info=True)
+            self.vectors = vec.Vectors(self.encoder.dim, self.encoder.name)
+            self.vectors.db_uuid = store_db.db_uuid(self.db)
+            return {}
+        if not all(np.isfinite(v) for v in found.values()):
+            return {}
+        return found
 
     def _doc_terms(self, paper: dict[str, Any]) -> set[str]:
         """A paper's terms (title, abstract, link URLs), cached until the collection changes."""

@@ -22,10 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from store.files import folder_lock, save_array, write_text
+from store.files import file_crc, folder_lock, save_array, write_text
 
 VECTORS_FORMAT = 3
+FILES = ("paper.npy", "windows.npy", "starts.npy", "ids.txt")  # each one's crc32 is in meta.json
 SEED_VECTORS = Path(__file__).parent / "data" / "seed_vectors.npz"
+
+
+class VectorsSaveError(OSError):
+    """The vectors could not be written (the one-line reason says what to free)."""
 
 
 def vectors_dir(db_path: Path | str) -> Path:
@@ -160,9 +165,21 @@ class Vectors:
 
     def save(self, folder: Path) -> None:
         """Arrays first, meta.json last as the commit point, holding the folder's lock (the bot and
-        `paperbot embed` may both keep the vectors)."""
+        `paperbot embed` may both keep the vectors). A failed save (a full disk) leaves the last
+        good state, removes its temporary files and raises VectorsSaveError."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._save(folder)
+        except OSError as exc:
+            for tmp in folder.glob("*.tmp*"):
+                tmp.unlink(missing_ok=True)
+            raise VectorsSaveError(
+                f"could not save the vectors in {folder} ({exc.strerror or exc}): free some space; "
+                "what was embedded is embedded again by the next `paperbot embed` or bot start"
+            ) from None
+
+    def _save(self, folder: Path) -> None:
         compact = self._compacted()
-        folder.mkdir(parents=True, exist_ok=True)
         with folder_lock(folder, exclusive=True):
             save_array(folder / "paper.npy", compact.paper.astype(np.float16))
             save_array(folder / "windows.npy", compact.windows)
@@ -178,6 +195,7 @@ class Vectors:
                 "db_uuid": self.db_uuid,
                 "papers": len(compact.ids),
                 "windows": len(compact.windows),
+                "crc32": {name: file_crc(folder / name, None) for name in FILES},
             }
             write_text(folder / "meta.json", json.dumps(meta))
 
@@ -198,6 +216,8 @@ class Vectors:
         meta = json.loads((folder / "meta.json").read_text())
         if meta["format"] != VECTORS_FORMAT or meta["model"] != model:
             return None
+        if any(file_crc(folder / name, None) != meta["crc32"][name] for name in FILES):
+            return None  # bytes changed since the save (a disk fault, a stray write): embed again
         lines = [line.split("\t") for line in (folder / "ids.txt").read_text().split("\n") if line]
         paper = np.load(folder / "paper.npy").astype(np.float32)
         windows = np.load(folder / "windows.npy", mmap_mode="r")

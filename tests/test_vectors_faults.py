@@ -1,0 +1,75 @@
+"""The vectors folder under real faults: bytes overwritten in place, a file-size limit (a full
+disk) while saving. A real `paperbot` process each time; the database is the source of truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from store import semantic as sem
+from store import vectors as vec
+
+RS_QUESTION = "remote sensing image captioning"
+
+
+def paperbot(db: Path, *args: str, limit_bytes: int | None = None) -> subprocess.CompletedProcess:
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limited if limit_bytes else None,
+        env={**os.environ, "PAPERBOT_SEMANTIC": "on"},
+    )
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Path:
+    db = tmp_path / "papers.db"
+    first = paperbot(db, "ask", RS_QUESTION, "--json")
+    assert first.returncode == 0, first.stderr
+    assert vec.Vectors.load(vec.vectors_dir(db), sem.MODEL_NAME) is not None
+    return db
+
+
+def top_title(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["results"][0]["title"]
+
+
+@pytest.mark.parametrize("name", [*vec.FILES, "meta.json"])
+def test_bytes_overwritten_in_a_vectors_file_are_found_and_healed(seeded: Path, name: str):
+    path = vec.vectors_dir(seeded) / name
+    data = bytearray(path.read_bytes())
+    at = len(data) // 2
+    data[at : at + 16] = b"\xff" * 16  # same size, in place: only a checksum can tell
+    path.write_bytes(bytes(data))
+    assert "Remote Sensing" in top_title(paperbot(seeded, "ask", RS_QUESTION, "--json"))
+    healed = vec.Vectors.load(vec.vectors_dir(seeded), sem.MODEL_NAME)
+    assert healed is not None and len(healed) == 91
+
+
+def test_a_full_disk_while_saving_vectors_says_so_and_leaves_no_litter(seeded: Path):
+    folder = vec.vectors_dir(seeded)
+    for name in (*vec.FILES, "meta.json"):
+        (folder / name).unlink()
+    failed = paperbot(seeded, "embed", limit_bytes=100_000)  # windows.npy needs ~330 kB
+    assert failed.returncode == 1
+    assert "could not save the vectors" in failed.stderr and "free some space" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not list(folder.glob("*.tmp*"))
+    assert "Remote Sensing" in top_title(paperbot(seeded, "ask", RS_QUESTION, "--json"))
+    again = paperbot(seeded, "embed")  # with room again it catches up
+    assert again.returncode == 0, again.stderr
+    assert len(vec.Vectors.load(folder, sem.MODEL_NAME)) == 91
