@@ -6,30 +6,25 @@ Nothing here knows Telegram: results are dataclasses the bot formats and the CLI
 
 from __future__ import annotations
 
-import itertools
-import logging
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
 from store import vectors as vec
 from store.chats import Chats
-from store.clean import short_name
 from store.index import Index, document_tokens, sync_index
+from store.meaning import SemanticStage
+from store.names import _alias_key, _Aliases
+from store.snippets import GIST_CHARS, asks_quantity, best_sentences, mark_terms, paper_gist  # noqa: F401 (re-exported)
 from store.spelling import Speller
-from store.text import _WORD, shorten, split_sentences, tokenize
-
-log = logging.getLogger(__name__)
+from store.text import shorten, tokenize
 
 # The no-answer rule. A result must hold half of the question's specificity (idf mass, unseen words
 # counting as the rarest), or else share several telling words with it: a long colloquial question
@@ -39,7 +34,6 @@ MIN_SHARED_TERMS = 3
 MIN_SHARED_IDF = 5.0
 MIN_EQUIVALENT_IDF = 1.0  # a stand-in word this common ("image" for "photo") adds coverage only
 SNIPPET_SENTENCES = 2
-GIST_CHARS = 220
 MAX_QUERY_TOKENS = 64
 NO_CODE_LINK = "no code link in the abstract"
 
@@ -53,7 +47,6 @@ NO_CODE_LINK = "no code link in the abstract"
 LEXICAL_WEIGHT = 0.3
 SEMANTIC_FOUND = 0.26
 SEMANTIC_MARGIN = 0.12
-SEMANTIC_CANDIDATES = 30
 NAME_BONUS = 2.0  # a paper the question names ("clip for prompts") gains two standard deviations
 NAME_ONLY_BONUS = 10.0  # ... and comes first when its name is all it asks about ("clip paper?")
 _ABOUT_A_PAPER = set(
@@ -61,8 +54,6 @@ _ABOUT_A_PAPER = set(
 )
 LEXICAL_CANDIDATES = 20
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
-EMBED_BATCH = 16
-VECTORS_SAVE_SECONDS = 300.0
 
 
 @dataclass
@@ -143,7 +134,7 @@ def clean_query(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()[:1000]
 
 
-class Answers:
+class Answers(SemanticStage):
     """The answer engine over one database and its index; safe to call from worker threads."""
 
     def __init__(
@@ -182,19 +173,13 @@ class Answers:
             self.encoder = semantic or None
         self._terms_cache: dict[str, set[str]] = {}
         self._terms_seq = -1
-        self._query_vectors: dict[str, np.ndarray] = {}
         self._speller: Speller | None = None
         self._speller_size = 0
-        self._embed_lock = threading.Lock()
-        self._unsaved, self._saved_at = 0, time.monotonic()
+        self._init_semantic()
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
             self.vectors = vec.open_vectors(db, db_path, self.encoder.name, self.encoder.dim)
-            if self.unembedded() <= INLINE_EMBED_PAPERS or self._all_shipped():
-                try:
-                    self.embed()
-                except OSError as exc:  # a full disk: answer anyway, the next start saves
-                    log.warning("%s", exc)
+            self.embed_if_few(INLINE_EMBED_PAPERS)
 
     @property
     def stage(self) -> str:
@@ -246,95 +231,6 @@ class Answers:
             before = len(self.index.ids)
             self.index = sync_index(self.db, self.db_path, self.index)
             return len(self.index.ids) - before
-
-    # ------------------------------------------------------------ embedding
-
-    def unembedded(self) -> int:
-        """Papers changed since the vectors last caught up (answered by BM25 alone meanwhile)."""
-        if self.vectors is None:
-            return 0
-        with self._lock:
-            return store_db.count_changed(self.db, self.vectors.covered_seq)
-
-    def _all_shipped(self) -> bool:
-        """Every paper waiting for vectors is one of the bundled collection's (shipped vectors)."""
-        if self.unembedded() > 1000:
-            return False
-        shipped = vec.seed_vectors(self.encoder.name)
-        with self._lock:
-            pending = store_db.iter_for_index(self.db, self.vectors.covered_seq)
-            return all(
-                vec.text_key(title, abstract) in shipped for _, _, title, abstract, _ in pending
-            )
-
-    def embed(
-        self,
-        max_papers: int | None = None,
-        progress=None,
-        max_seconds: float | None = None,
-    ) -> int:
-        """Embed papers changed since the vectors last caught up, a batch at a time, without
-        holding the engine's lock while encoding (questions go on meanwhile). Stops after
-        `max_papers` or `max_seconds` (the bot's background job takes short turns, so a stop
-        never waits long). Saves when caught up, every VECTORS_SAVE_SECONDS meanwhile, and when
-        interrupted, so a run resumes. Returns how many papers were looked at."""
-        if self.encoder is None or self.vectors is None:
-            return 0
-        started = time.monotonic()
-        with self._embed_lock:
-            shipped = vec.seed_vectors(self.encoder.name)
-            done, caught_up = 0, False
-            try:
-                while max_papers is None or done < max_papers:
-                    if max_seconds is not None and time.monotonic() - started >= max_seconds:
-                        break
-                    left = EMBED_BATCH if max_papers is None else max_papers - done
-                    batch = self._pending_batch(min(EMBED_BATCH, left))
-                    if not batch:
-                        caught_up = True
-                        break
-                    vec.embed_batch(
-                        self.vectors, batch, self.encoder.encode, sem.paper_passages, shipped
-                    )
-                    done += len(batch)
-                    self._unsaved += len(batch)
-                    if progress is not None:
-                        progress(len(batch))
-                    self._save_vectors(force=False)
-            finally:  # caught up or interrupted: keep what was embedded
-                self._save_vectors(force=caught_up or max_seconds is None)
-            return done
-
-    def _pending_batch(self, size: int) -> list[vec.Pending]:
-        """The next papers waiting for vectors, read under the engine's lock."""
-        with self._lock:
-            rows = store_db.iter_for_index(self.db, self.vectors.covered_seq)
-            return [(pid, seq, t, a) for pid, seq, t, a, _ in itertools.islice(rows, size)]
-
-    def flush_vectors(self) -> None:
-        """Save what the background embedding has not saved yet (at a stop)."""
-        with self._embed_lock:
-            self._save_vectors(force=True)
-
-    def _save_vectors(self, force: bool) -> None:
-        """Save the vectors if papers were embedded since the last save, and `force` or the last
-        save is VECTORS_SAVE_SECONDS old (a save rewrites the folder: not after every batch)."""
-        if self.db_path is None or self.vectors is None or not self._unsaved:
-            return
-        if force or time.monotonic() - self._saved_at >= VECTORS_SAVE_SECONDS:
-            self.vectors.save(vec.vectors_dir(self.db_path))
-            self._unsaved, self._saved_at = 0, time.monotonic()
-
-    def _question_vector(self, question: str) -> np.ndarray:
-        """The question's embedding, remembered for the questions asked again (More, Back)."""
-        text = sem.question_text(question)
-        found = self._query_vectors.get(text)
-        if found is None:
-            found = self.encoder.encode([text])[0]
-            if len(self._query_vectors) >= 256:
-                self._query_vectors.clear()
-            self._query_vectors[text] = found
-        return found
 
     def _alive(self, paper_id: str) -> bool:
         """The paper is in the index and not replaced or removed."""
@@ -529,28 +425,6 @@ class Answers:
                 break
         return good, weak
 
-    def _similarity(
-        self, question: str, lexical: dict[str, float], exclude: set[str] | None
-    ) -> dict[str, float]:
-        """The embedded candidates' similarity to the question: BM25's best and the embedding's."""
-        if self.encoder is None or self.vectors is None or not len(self.vectors):
-            return {}
-        try:
-            query = self._question_vector(question)
-            wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
-            wanted = [
-                p for p in dict.fromkeys(wanted) if p not in (exclude or ()) and self._alive(p)
-            ]
-            found = self.vectors.similarity(query, wanted)
-        except Exception:  # damaged vectors (they are derived): BM25 answers, embed them again
-            log.warning("semantic stage failed; its vectors are made again", exc_info=True)
-            self.vectors = vec.Vectors(self.encoder.dim, self.encoder.name)
-            self.vectors.db_uuid = store_db.db_uuid(self.db)
-            return {}
-        if not all(np.isfinite(v) for v in found.values()):
-            return {}
-        return found
-
     def _doc_terms(self, paper: dict[str, Any]) -> set[str]:
         """A paper's terms (title, abstract, link URLs), cached until the collection changes."""
         if self._terms_seq != self.index.covered_seq:
@@ -740,98 +614,6 @@ class Answers:
         return hit
 
 
-def paper_gist(paper: dict[str, Any], terms: list[str] = (), index: Index | None = None) -> str:
-    """A paper in one short line, for lists and the daily digest alike: the feed's ai_summary,
-    else the abstract's sentence richest in `terms` (the first one when there are none, so no
-    index is needed), cut to GIST_CHARS."""
-    if paper.get("ai_summary"):
-        return shorten(paper["ai_summary"], GIST_CHARS)
-    sentence = best_sentences(paper["abstract"], list(terms), index, 1)
-    return shorten(sentence or paper["abstract"], GIST_CHARS)
-
-
-QUANTITY = re.compile(
-    r"\bhow (?:many|much|big|large|long|fast|far|high|low|small|well|good)\b|\bby how\b|"
-    r"\bnumber of\b|\bwhat (?:\w+ ){0,2}(?:size|percentage|accuracy|score|mAP|speed-?up|"
-    r"rate|gain|improvement|top-1|budget|scale)\b|\bwhich (?:\w+ ){0,2}sizes?\b",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"\d")
-TITLE_TERM_SHARE = 0.3  # a question word the title holds says which paper, not where the answer is
-EQUIVALENT_SHARE = 0.5  # a stand-in word from expansion, as in the ranking
-
-
-def asks_quantity(question: str) -> bool:
-    """ "How many", "how much", "what accuracy"...: the answer is a number."""
-    return bool(QUANTITY.search(question))
-
-
-def best_sentences(
-    abstract: str,
-    terms: list[str],
-    index: Index,
-    count: int,
-    title: str = "",
-    quantity: bool = False,
-    primary: set[str] | None = None,
-) -> str:
-    """The `count` sentences that answer the question best, in their original order.
-
-    A sentence scores the idf of the question's words it holds; words of the paper's `title`
-    count less (they name the paper, the answer sits among the question's other words), so do
-    the stand-ins expansion added (the terms not in `primary`, when given), and for a question
-    asking a quantity a sentence holding a number gains as much as its best word.
-    """
-    sentences = split_sentences(abstract)
-    if not sentences:
-        return ""
-    in_title = set(tokenize(title))
-    wanted = {
-        t: max(index.idf_of(t), 0.01)
-        * (TITLE_TERM_SHARE if t in in_title else 1.0)
-        * (1.0 if primary is None or t in primary else EQUIVALENT_SHARE)
-        for t in terms
-    }
-    if not wanted:
-        return sentences[0]
-    bonus = max(wanted.values()) if quantity else 0.0
-    scored = []
-    for i, sentence in enumerate(sentences):
-        present = set(tokenize(sentence)) & wanted.keys()
-        score = sum(wanted[t] for t in present - _compounds(present))
-        if bonus and present and _NUMBER.search(sentence):
-            score += bonus
-        scored.append((score, -i, present))
-    scored.sort(reverse=True)
-    best_score, best_i, best_terms = scored[0]
-    chosen = [-best_i]
-    if count > 1:
-        for score, i, present in scored[1:]:
-            if score > 0 and present - best_terms:
-                chosen.append(-i)
-                break
-    if best_score == 0:
-        chosen = [0]
-    return " ".join(sentences[i] for i in sorted(chosen))
-
-
-def _compounds(terms: set[str]) -> set[str]:
-    """Terms that are two others joined ("zeroshot" beside "zero" and "shot"): the tokenizer keeps
-    a hyphenated word whole and in parts, which would count "zero-shot" three times."""
-    return {t for t in terms for a in terms if a != t and t.startswith(a) and t[len(a) :] in terms}
-
-
-def mark_terms(text: str, terms: set[str]) -> list[tuple[int, int]]:
-    """Character spans of the words in `text` that match a query term (for bold)."""
-    if not terms:
-        return []
-    spans = []
-    for match in _WORD.finditer(text):
-        if set(tokenize(match.group(0))) & terms:
-            spans.append((match.start(), match.end()))
-    return spans
-
-
 _FIELD_VOCABULARY: qexp.Vocabulary | None = None
 
 
@@ -840,63 +622,3 @@ def _field_vocabulary() -> qexp.Vocabulary:
     if _FIELD_VOCABULARY is None:
         _FIELD_VOCABULARY = qexp.field_vocabulary()
     return _FIELD_VOCABULARY
-
-
-def _alias_key(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", text.lower())
-
-
-def _repo_names(url: str) -> list[str]:
-    """Names a link gives its paper: the repository, a sub-project, a model or a project host."""
-    rest = re.sub(r"^https?://(www\.)?", "", url.lower())
-    host, _, path = rest.partition("/")
-    parts = [p for p in path.split("/") if p]
-    names = []
-    if host in ("github.com", "gitlab.com", "huggingface.co") and len(parts) >= 2:
-        names.append(parts[-1] if host == "huggingface.co" else parts[1])
-        if "projects" in parts[:-1]:
-            names.append(parts[-1])
-    elif host.endswith(".github.io"):
-        names.append(host.split(".")[0])
-    return names
-
-
-class _Aliases(dict):
-    """Normalized name -> paper ids: names from titles first, then from links (each in the order
-    the papers were stored); grows with `add_papers`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._titles: dict[str, list[str]] = {}
-        self._links: dict[str, list[str]] = {}
-
-    @staticmethod
-    def _add(table: dict[str, list[str]], name: str, pid: str) -> str | None:
-        key = _alias_key(name)
-        if len(key) >= 2 and pid not in table.setdefault(key, []):
-            table[key].append(pid)
-            return key
-        return None
-
-    def add_papers(self, db, after_seq: int = 0) -> None:
-        """Add the names of the papers stored or changed after `after_seq`."""
-        changed: set[str] = set()
-        ids = []
-        for pid, title in store_db.titles_since(db, after_seq):
-            ids.append(pid)
-            name = short_name(title)
-            for text in ([name] if name else []) + [title]:
-                key = self._add(self._titles, text, pid)
-                if key:
-                    changed.add(key)
-        for pid, links in store_db.links_for(db, ids).items():
-            for link in links:
-                if link["kind"] in ("code", "model", "project", "demo"):
-                    for name in _repo_names(link["url"]):
-                        key = self._add(self._links, name, pid)
-                        if key:
-                            changed.add(key)
-        for key in changed:
-            ids_ = list(self._titles.get(key, []))
-            ids_ += [p for p in self._links.get(key, []) if p not in ids_]
-            self[key] = ids_
