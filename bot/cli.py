@@ -69,6 +69,10 @@ def hoist_global_options(args: list[str]) -> list[str]:
             front += args[i : i + 2]
             i += 2
             continue
+        if arg == "--version":  # a group flag: `paperbot ask --version` too
+            front.append(arg)
+            i += 1
+            continue
         (front if arg.startswith(tuple(o + "=" for o in GLOBAL_OPTIONS)) else rest).append(arg)
         i += 1
     return front + rest
@@ -361,7 +365,10 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
     click.echo(f"papers: {figures['papers']}")
     click.echo(f"papers with links: {figures['papers_with_links']} ({figures['links']} links)")
     click.echo(f"last import: {last['at'] + ' ' + last['name'] if last else 'never'}")
-    click.echo(f"team papers: {figures['team_papers']}, feed papers: {figures['feed_papers']}")
+    click.echo(
+        f"team papers: {figures['team_papers']}, feed papers: {figures['feed_papers']}, "
+        f"demo papers: {figures['demo_papers']}"
+    )
     if figures["papers_without_abstract"]:
         click.echo(f"papers without abstract: {figures['papers_without_abstract']}")
     if "subscribed_chats" in figures:

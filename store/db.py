@@ -512,7 +512,6 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
         )
         if old is not None:
             _check_same_paper(old, row)
-            claimed.append(old["id"])
         if old is None:
             seq += 1
             row.update(added_at=now, updated_at=now, seq=seq)
@@ -530,6 +529,9 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
                 result.unchanged += 1
             continue
         # Changed fields or new links (the index reads those too): a new seq, so it is re-indexed.
+        # A demo paper an import changes is the team's now (an unchanged one, as an export read
+        # back, stays demo: `remove --demo` still takes it).
+        claimed.append(old["id"])
         seq += 1
         merged.update(updated_at=now, seq=seq)
         old.update(merged)
@@ -789,9 +791,10 @@ def stats(db: sqlite_utils.Database) -> dict[str, Any]:
         "links": db.execute("select count(*) from links").fetchone()[0],
         "last_import": {"at": last[0], "name": last[1]} if last else None,
     }
-    team = len(team_paper_ids(db))
+    team, demo = len(team_paper_ids(db)), demo_count(db)
     out["team_papers"] = team
-    out["feed_papers"] = out["papers"] - team
+    out["demo_papers"] = demo
+    out["feed_papers"] = out["papers"] - team - demo
     out["papers_without_abstract"] = db.execute(
         "select count(*) from papers where abstract = ''"
     ).fetchone()[0]

@@ -237,7 +237,8 @@ def test_add_command_in_a_real_process_then_the_paper_answers(db_path, server):
     answer = json.loads(cli_run(db_path, "ask", "ice sheets satellite images", "--json").output)
     assert answer["results"][0]["id"] == "2504.08385"
     stats = json.loads(cli_run(db_path, "stats", "--json").output)
-    assert (stats["papers"], stats["team_papers"], stats["feed_papers"]) == (93, 2, 91)
+    assert (stats["papers"], stats["team_papers"], stats["feed_papers"]) == (93, 2, 0)
+    assert stats["demo_papers"] == 91
 
 
 def test_import_resolve_and_add_missing_abstracts_commands(db_path, server):

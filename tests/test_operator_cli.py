@@ -192,3 +192,17 @@ def test_a_byte_order_mark_is_accepted_in_every_format(tmp_path, name):
     result = paperbot(tmp_path / "papers.db", "import", str(path))
     assert result.returncode == 0, result.stderr
     assert "refused" not in result.stderr and "0 new" not in result.stdout
+
+
+def test_an_export_read_back_unchanged_leaves_the_demo_removable(tmp_path):
+    """Export, fix one abstract, import: the fix lands, and only the fixed demo paper becomes the
+    team's (an unchanged record is no claim), so `remove --demo` still removes the other 90."""
+    db = tmp_path / "papers.db"
+    exported = paperbot(db, "export").stdout.splitlines()
+    first = json.loads(exported[0])
+    first["abstract"] = "A corrected abstract about kelp forests."
+    (tmp_path / "all.jsonl").write_text("\n".join([json.dumps(first), *exported[1:]]) + "\n")
+    imported = paperbot(db, "import", str(tmp_path / "all.jsonl"))
+    assert "0 new, 1 updated, 90 unchanged" in imported.stdout
+    assert paperbot(db, "remove", "--demo").stdout.strip() == "removed 90 demo papers"
+    assert json.loads(paperbot(db, "stats", "--json").stdout)["papers"] == 1
