@@ -102,6 +102,9 @@ async def post_shutdown(app: Application) -> None:
     inbox = getattr(app, "inbox", None)
     if inbox is not None:
         inbox.close()
+    lookups = app.bot_data.get("arxiv")
+    if lookups is not None:
+        lookups.close()
 
 
 def bot_commands() -> list[BotCommand]:

@@ -14,18 +14,17 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import curation, subscriptions
 from bot import formatting as fmt
-from bot import subscriptions
 from bot.access import within_rate
 from bot.formatting import Reply
-from bot.sending import argument, send
+from bot.sending import ButtonOutcome, argument, send
 from store.answers import Answers, clean_query
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,13 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("repo", "NAME", "a paper's code and links, by name or acronym", "CLIP"),
     ("paper", "ID", "one paper in full, with its links", "t-826d74fca928"),
     ("latest", "", "recently added papers", ""),
+    (
+        "add",
+        "ID_OR_LINK...",
+        "add papers by arXiv id or link to the team's collection",
+        "2103.00020",
+    ),
+    ("remove", "ID", "remove a paper from the collection (admins)", "2103.00020"),
     ("subscribe", "[KEYWORDS]", "a daily digest of new papers here (admins)", "remote sensing"),
     ("unsubscribe", "", "stop the daily digest (admins)", ""),
     ("settings", "", "digest time, time zone and keywords", ""),
@@ -106,15 +112,6 @@ class RecentQueries:
             return self._items.get(key)
 
 
-@dataclass
-class ButtonOutcome:
-    """What a button press does: replies to send or to edit in, and the toast to show."""
-
-    replies: list[Reply] = field(default_factory=list)
-    edit: bool = False
-    alert: str | None = None
-
-
 # ---------------------------------------------------------------- plain functions
 
 
@@ -127,7 +124,7 @@ def reply_for_question(
     answer = answers.ask(text, limit=ASK_LIMIT)
     if queries is not None:
         queries.remember(answer.query)
-    return fmt.answer_replies(answer)
+    return fmt.answer_replies(answer) + curation.offer_to_add(answers, text)
 
 
 def reply_for_topic(
@@ -193,6 +190,8 @@ def reply_for_button(answers: Answers, data: str | None, queries: RecentQueries)
         return ButtonOutcome(alert=EXPIRED)
     if callback.action == "similar":
         return ButtonOutcome(reply_for_similar(answers, callback.key))
+    if callback.action != "more":  # Add and Remove need the presser's rights: bot/curation.py
+        return ButtonOutcome(alert=EXPIRED)
     query = queries.resolve(callback.key)
     if query is None:
         return ButtonOutcome(alert=EXPIRED)
@@ -352,7 +351,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if not await within_rate(update, context):
         return
-    outcome = await run(context, reply_for_button, query.data, queries_of(context))
+    callback = fmt.parse_callback(query.data)
+    if callback is not None and callback.action in ("add", "remove"):
+        outcome = await curation.button_outcome(update, context, callback)
+    else:
+        outcome = await run(context, reply_for_button, query.data, queries_of(context))
     try:
         await query.answer(outcome.alert, show_alert=bool(outcome.alert))
     except BadRequest as exc:  # pressed while the bot was down: too old to answer, still served
@@ -397,6 +400,8 @@ COMMAND_CALLBACKS: dict[str, Callable[..., Any]] = {
     "repo": repo,
     "paper": paper,
     "latest": latest,
+    "add": curation.add_command,
+    "remove": curation.remove_command,
     "stats": stats,
     "help": help_command,
     "start": start,

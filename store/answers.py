@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from store import adding
 from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
 from store import vectors as vec
 from store.chats import Chats
 from store.clean import short_name
+from store.importers.arxiv_ids import find_refs
 from store.index import Index, document_tokens, sync_index
 from store.spelling import Speller
 from store.text import _WORD, shorten, split_sentences, tokenize
@@ -184,6 +186,7 @@ class Answers:
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
             self.vectors = vec.open_vectors(db, db_path, self.encoder.name, self.encoder.dim)
+            self._forget_removed()
             if self.unembedded() <= INLINE_EMBED_PAPERS or self._all_shipped():
                 self.embed()
 
@@ -236,7 +239,23 @@ class Answers:
         with self._lock:
             before = len(self.index.ids)
             self.index = sync_index(self.db, self.db_path, self.index)
-            return len(self.index.ids) - before
+            added = len(self.index.ids) - before
+        if self._embed_lock.acquire(blocking=False):  # else the running embed forgets them
+            try:
+                self._forget_removed()
+            finally:
+                self._embed_lock.release()
+        return added
+
+    def _forget_removed(self) -> None:
+        """Drop the vectors of papers removed since the vectors last caught up (the caller holds
+        `_embed_lock`, the vectors' writer)."""
+        if self.vectors is None:
+            return
+        with self._lock:
+            removed = store_db.deleted_since(self.db, self.vectors.covered_seq)
+        if removed:
+            self.vectors.forget(pid for _, pid in removed)
 
     # ------------------------------------------------------------ embedding
 
@@ -266,6 +285,7 @@ class Answers:
             return 0
         with self._embed_lock:
             shipped = vec.seed_vectors(self.encoder.name)
+            self._forget_removed()
             done = since_save = 0
             try:
                 while max_papers is None or done < max_papers:
@@ -635,9 +655,48 @@ class Answers:
         """One paper in full (with `url`), by id or arXiv id."""
         with self._lock:
             paper = store_db.get_paper(self.db, paper_id)
+            if paper:
+                paper["team"] = store_db.team_provenance(self.db, paper["id"])
         if paper:
             paper["url"] = paper_url(paper)
         return paper
+
+    # ------------------------------------------------------------ the team's own changes
+
+    def add_found(self, lookup: adding.Lookup, added_by: str, added_in: str) -> adding.AddReport:
+        """Store what an arXiv lookup found (`adding.look_up`, done beforehand without this lock:
+        the network never holds it) in one short locked write, then index it."""
+        with self._lock:
+            report = adding.store_found(self.db, lookup, added_by, added_in)
+        if report.changed:
+            self.refresh()
+        return report
+
+    def remove(self, refs: Iterable[str]) -> list[str]:
+        """Delete papers (ids or arXiv ids) from the collection, the index and the vectors at
+        once; returns the stored ids removed."""
+        with self._lock:
+            gone = store_db.delete_papers(self.db, refs)
+        if gone:
+            self.refresh()
+        return gone
+
+    def cards(self, paper_ids: Iterable[str]) -> list[Hit]:
+        """Papers as hits with a gist, in the order given (unknown ids left out): an /add's cards."""
+        ids = list(dict.fromkeys(paper_ids))
+        with self._lock:
+            papers = store_db.get_papers(self.db, ids)
+        return [self._hit(papers[i], 0.0, 0.0, [], gist=True) for i in ids if i in papers]
+
+    def missing_refs(self, text: str) -> list[str]:
+        """The arXiv ids a message names (ids, arXiv or HF links, arXiv DOIs) that the collection
+        does not hold: what the reply offers to add."""
+        ids = [ref.id for ref in find_refs(text)]
+        if not ids:
+            return []
+        with self._lock:
+            held = store_db.paper_ids_named(self.db, ids)
+        return [i for i in ids if i not in held]
 
     def papers(self, paper_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Full papers (with links) by id; unknown ids are left out."""

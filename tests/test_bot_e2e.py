@@ -309,6 +309,7 @@ def test_settings_from_env_reads_every_setting() -> None:
             "PAPERBOT_PUSH_TIME": "08:30",
             "PAPERBOT_TIMEZONE": "Europe/Berlin",
             "PAPERBOT_RATE_LIMIT": "10",
+            "PAPERBOT_ADD": "Admins",
         }
     )
     assert settings == Settings(
@@ -322,6 +323,7 @@ def test_settings_from_env_reads_every_setting() -> None:
         push_time=dtime(8, 30),
         timezone="Europe/Berlin",
         rate_limit=10,
+        add_policy="admins",
     )
     assert settings.base_file_url == "http://127.0.0.1:8081/file/bot"
     assert SECRET not in repr(settings)
@@ -350,6 +352,7 @@ def test_env_example_lists_every_setting() -> None:
         ({"PAPERBOT_TIMEZONE": "Mars/Olympus"}, "PAPERBOT_TIMEZONE is not a known"),
         ({"PAPERBOT_ADMINS": "alice"}, "PAPERBOT_ADMINS must be a comma-separated"),
         ({"PAPERBOT_RATE_LIMIT": "-1"}, "PAPERBOT_RATE_LIMIT must be a whole number"),
+        ({"PAPERBOT_ADD": "everyone"}, "PAPERBOT_ADD must be members or admins"),
         ({"PAPERBOT_WEBHOOK_SECRET": "has space"}, "PAPERBOT_WEBHOOK_SECRET must be"),
         ({"PAPERBOT_LOG_LEVEL": "loud"}, "PAPERBOT_LOG_LEVEL must be one of"),
     ],
