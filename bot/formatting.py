@@ -344,13 +344,19 @@ def similar_replies(answer: Answer) -> list[Reply]:
     return replies(blocks, keyboard(hit_rows(answer.results)))
 
 
-def latest_replies(hits: Sequence[Hit]) -> list[Reply]:
-    """Recently added papers with a gist each."""
+def team_counts(stats: dict[str, Any]) -> str:
+    """How many papers the team added and how many came from the feeds."""
+    return f"team papers: {stats.get('team_papers', 0)}, feed papers: {stats.get('feed_papers', 0)}"
+
+
+def latest_replies(hits: Sequence[Hit], stats: dict[str, Any] | None = None) -> list[Reply]:
+    """Recently added papers with a gist each (and the team/feed counts when given)."""
     if not hits:
         return replies(
             ["The collection is empty: import papers with <code>paperbot import</code>."]
         )
-    blocks = ["<b>Recently added</b>"] + [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
+    head = "<b>Recently added</b>" + (f" ({team_counts(stats)})" if stats else "")
+    blocks = [head] + [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
     return replies(blocks, keyboard(hit_rows(hits)))
 
 
@@ -448,6 +454,7 @@ def stats_replies(stats: dict[str, Any]) -> list[Reply]:
         f"papers: {stats.get('papers', 0)}",
         f"papers with links: {stats.get('papers_with_links', 0)} ({stats.get('links', 0)} links)",
         f"last import: {esc(last['at'] + ' (' + last['name'] + ')') if last else 'never'}",
+        team_counts(stats),
     ]
     if "subscribed_chats" in stats:
         lines.append(f"subscribed chats: {stats['subscribed_chats']}")
@@ -471,6 +478,11 @@ def help_replies(
         "",
         "<b>Example questions</b>",
         *[f"• <code>{esc(example)}</code>" for example in examples],
+        "",
+        "<b>How the collection grows</b>",
+        "• feeds: new Hugging Face and arXiv papers every day (<code>paperbot fetch</code>)",
+        "• chat: <code>/add 2103.00020</code>, or the Add button under a question with a link",
+        "• library: the team's BibTeX, CSL JSON or RIS export (<code>paperbot import team.bib</code>)",
         "",
         "<b>Commands</b>",
         *[command_line(name, args, about) for name, args, about in commands],

@@ -472,8 +472,10 @@ class Answers:
         k: int,
         exclude: set[str] | None = None,
         question: str | None = None,
+        only: set[str] | None = None,
     ):
-        """Hits with their papers, split into (good, weak) by the no-answer rule.
+        """Hits with their papers, split into (good, weak) by the no-answer rule; with `only`,
+        among those papers alone (the team's: /mine, `/settings scope team`).
 
         BM25 over the (expanded) question finds candidates, the question's embedding finds more;
         with the semantic stage both rank them together (`semantic.fuse`), and a paper is good when
@@ -487,8 +489,12 @@ class Answers:
                 weights = dict(weights)
                 for term, w in self._feedback(first, exp).items():
                     weights[term] = weights.get(term, 0.0) + w
-        lexical = dict(self._lexical_top(weights, max(k, 1) + LEXICAL_CANDIDATES, exclude))
-        similarity = self._similarity(question or " ".join(terms), lexical, exclude)
+        size = max(k, 1) + LEXICAL_CANDIDATES
+        if only is None:
+            lexical = dict(self._lexical_top(weights, size, exclude))
+        else:
+            lexical = self._lexical_within(weights, size, only - (exclude or set()))
+        similarity = self._similarity(question or " ".join(terms), lexical, exclude, only)
         if similarity:
             lexical = self.index.scores_of(weights, list({*lexical, *similarity}))
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
@@ -497,7 +503,7 @@ class Answers:
         named = {
             p: b
             for p, b in self._named(question or "").items()
-            if p not in (exclude or ()) and self._alive(p)
+            if p not in (exclude or ()) and self._alive(p) and (only is None or p in only)
         }
         if named:
             papers.update(store_db.get_papers(self.db, [p for p in named if p not in papers]))
@@ -523,14 +529,31 @@ class Answers:
                 break
         return good, weak
 
-    def _similarity(
-        self, question: str, lexical: dict[str, float], exclude: set[str] | None
+    def _lexical_within(
+        self, weights: dict[str, float], k: int, only: set[str]
     ) -> dict[str, float]:
-        """The embedded candidates' similarity to the question: BM25's best and the embedding's."""
+        """The k best of a small allowed set, each paper scored directly from its postings
+        (`Index.scores_of`): no search of the whole collection, the same scores."""
+        scores = self.index.scores_of(weights, sorted(only))
+        best = sorted(((s, p) for p, s in scores.items() if s > 0), key=lambda x: (-x[0], x[1]))
+        return {p: s for s, p in best[:k]}
+
+    def _similarity(
+        self,
+        question: str,
+        lexical: dict[str, float],
+        exclude: set[str] | None,
+        only: set[str] | None = None,
+    ) -> dict[str, float]:
+        """The embedded candidates' similarity to the question: BM25's best and the embedding's
+        (with `only`: every allowed paper)."""
         if self.encoder is None or self.vectors is None or not len(self.vectors):
             return {}
         query = self._question_vector(question)
-        wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
+        if only is not None:
+            wanted = sorted(only)
+        else:
+            wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
         wanted = [p for p in dict.fromkeys(wanted) if p not in (exclude or ()) and self._alive(p)]
         return self.vectors.similarity(query, wanted)
 
@@ -563,14 +586,15 @@ class Answers:
 
     # ------------------------------------------------------------ public calls
 
-    def ask(self, question: str, limit: int = 3) -> Answer:
-        """The top papers for a question, each with the sentences that answer it."""
+    def ask(self, question: str, limit: int = 3, only: set[str] | None = None) -> Answer:
+        """The top papers for a question, each with the sentences that answer it; with `only`,
+        from those papers alone (None: the whole collection)."""
         query = clean_query(question)
         terms = self._query_terms(query)
         if not terms:
             return Answer(query, [])
         with self._lock:
-            good, weak = self._ranked(terms, max(limit, 1) + 7, question=query)
+            good, weak = self._ranked(terms, max(limit, 1) + 7, question=query, only=only)
             shown = self._snippet_terms(terms)
             quantity = asks_quantity(query)
             primary = set(terms)
@@ -581,15 +605,18 @@ class Answers:
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), terms=terms)
 
-    def topic(self, words: str, offset: int = 0, limit: int = 5) -> Answer:
-        """A ranked, pageable list of papers on a subject, each with a one-line gist."""
+    def topic(
+        self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
+    ) -> Answer:
+        """A ranked, pageable list of papers on a subject, each with a one-line gist; with
+        `only`, among those papers alone."""
         query = clean_query(words)
         terms = self._query_terms(query)
         if not terms:
             return Answer(query, [])
         offset = max(offset, 0)
         with self._lock:
-            good, weak = self._ranked(terms, offset + limit + 50, question=query)
+            good, weak = self._ranked(terms, offset + limit + 50, question=query, only=only)
             shown = self._snippet_terms(terms)
             page = good[offset : offset + limit]
             results = [self._hit(p, s, c, shown, gist=True) for p, s, c in page]
@@ -680,6 +707,19 @@ class Answers:
         if gone:
             self.refresh()
         return gone
+
+    def team_ids(self) -> set[str]:
+        """The team's papers (added from a chat, the command line or a library import)."""
+        with self._lock:
+            return set(store_db.team_paper_ids(self.db))
+
+    def scope_of(self, chat_id: int | None) -> set[str] | None:
+        """The papers a chat's questions are answered from: the team's under `/settings scope
+        team`, else None (the whole collection)."""
+        if chat_id is None:
+            return None
+        row = self.chats.get(chat_id) or {}
+        return self.team_ids() if row.get("scope") == "team" else None
 
     def cards(self, paper_ids: Iterable[str]) -> list[Hit]:
         """Papers as hits with a gist, in the order given (unknown ids left out): an /add's cards."""
