@@ -262,7 +262,7 @@ class SlowAnswers:
     def __getattr__(self, name: str):
         return getattr(self.engine, name)
 
-    def ask(self, question: str, limit: int = 3) -> Answer:
+    def ask(self, question: str, limit: int = 3, only: set[str] | None = None) -> Answer:
         time.sleep(self.seconds)  # blocking on purpose: it must run in a worker thread
         hit = Hit("t-1", f"Paper for {question}", 1.0, "A snippet.", None, [])
         return Answer(question, [hit], total=1)
