@@ -50,6 +50,29 @@ async def may_manage_chat(
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
+async def may_curate(
+    bot: Bot, chat_type: str, chat_id: int, user_id: int | None, admins: frozenset[int]
+) -> bool:
+    """Changing the shared collection (/remove, and /add under PAPERBOT_ADD=admins): maintainers,
+    and a group's administrators. A private chat has no administrators but its user, who must
+    then be a maintainer: the collection is the whole team's."""
+    if is_maintainer(admins, user_id):
+        return True
+    if chat_type == ChatType.PRIVATE:
+        return False
+    return await may_manage_chat(bot, chat_type, chat_id, user_id, admins)
+
+
+async def may_add(
+    bot: Bot, policy: str, chat_type: str, chat_id: int, user_id: int | None, admins: frozenset[int]
+) -> bool:
+    """PAPERBOT_ADD: "members" lets anyone in an allowed chat add papers, "admins" only those who
+    may curate."""
+    if policy == "members":
+        return True
+    return await may_curate(bot, chat_type, chat_id, user_id, admins)
+
+
 class Verdict(Enum):
     """What to do with a user's next question."""
 

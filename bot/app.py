@@ -124,6 +124,9 @@ async def post_shutdown(app: Application) -> None:
             await asyncio.to_thread(answers.flush_vectors)
         except OSError as exc:
             log.warning("%s", exc)
+    lookups = app.bot_data.get("arxiv")
+    if lookups is not None:
+        lookups.close()
 
 
 def bot_commands() -> list[BotCommand]:

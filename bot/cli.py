@@ -547,22 +547,34 @@ def latest_cmd(ctx: Context, limit: int, as_json: bool) -> None:
 
 
 @cli.command("remove")
+@click.argument("paper_ids", nargs=-1)
 @click.option("--demo", is_flag=True, help="The bundled demo papers (the ones no import named).")
 @click.pass_obj
-def remove_cmd(ctx: Context, demo: bool) -> None:
-    """Remove papers from the collection: today, the bundled demo collection."""
-    if not demo:
-        raise click.UsageError("say what to remove: --demo")
+def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
+    """Remove papers (by id or arXiv id) from the collection, its index and vectors; or, with
+    --demo, the bundled demo collection. Exits 1 when an id names no paper."""
+    if not demo and not paper_ids:
+        raise click.UsageError("say what to remove: paper ids, or --demo")
     from store.index import sync_index
 
     db = ctx.db(seed=False)
+    named = store_db.paper_ids_named(db, paper_ids)
     try:
-        removed = store_db.remove_demo(db)
+        removed = store_db.remove_demo(db) if demo else 0
+        gone = store_db.delete_papers(db, named.values()) if named else []
     except store_db.StoreError as exc:
         fail(str(exc))
-    if removed:
-        sync_index(db, ctx.db_path)  # rebuilt now (see remove_demo), not at the next question
-    click.echo(f"removed {removed} demo papers" if removed else "no demo papers to remove")
+    if removed or gone:
+        sync_index(db, ctx.db_path)  # retired now, not at the next question
+    if demo:
+        click.echo(f"removed {removed} demo papers" if removed else "no demo papers to remove")
+    for paper_id in gone:
+        click.echo(f"removed: {paper_id}")
+    missing = [ref for ref in paper_ids if ref not in named]
+    for ref in missing:
+        click.echo(f"not in the collection: {ref}")
+    if missing:
+        sys.exit(1)
 
 
 @cli.group("subscriptions")

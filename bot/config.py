@@ -21,6 +21,7 @@ from store.importers.fetch import DEFAULT_ARXIV_QUERY
 TOKEN_RE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # Telegram's rule for setWebhook secret_token
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ADD_POLICIES = ("members", "admins")  # PAPERBOT_ADD: who may add papers from a chat
 MASK = "***"
 
 
@@ -72,6 +73,7 @@ class Settings:
     push_time: time | None = None
     timezone: str = "UTC"
     rate_limit: int = 10  # questions per user per minute; 0 = no limit
+    add_policy: str = "members"  # who may /add: anyone in an allowed chat, or its admins
     feeds: FeedSettings = field(default_factory=lambda: FeedSettings())
 
     @classmethod
@@ -94,6 +96,7 @@ class Settings:
             push_time=_push_time(get("PAPERBOT_PUSH_TIME")),
             timezone=_timezone(get("PAPERBOT_TIMEZONE")),
             rate_limit=_count("PAPERBOT_RATE_LIMIT", get("PAPERBOT_RATE_LIMIT"), default=10),
+            add_policy=_add_policy(get("PAPERBOT_ADD")),
             feeds=FeedSettings.from_env(env),
         )
 
@@ -167,6 +170,13 @@ def _timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"PAPERBOT_TIMEZONE is not a known time zone: {name!r}") from None
     return name
+
+
+def _add_policy(value: str) -> str:
+    policy = (value or "members").lower()
+    if policy not in ADD_POLICIES:
+        raise ConfigError(f"PAPERBOT_ADD must be members or admins, got {value!r}")
+    return policy
 
 
 def _count(name: str, value: str, default: int = 0) -> int:

@@ -7,6 +7,8 @@ Callback data (at most 64 bytes, so an old button still means something after a 
   m|t|<offset>|<key>   "More"/"Back" on a /topic page: edit that page in place
   m|a|<offset>|<key>   "More" under an answer: send the next results as a /topic page
   s|<paper id>         "Similar": papers like this one
+  a|<arXiv id>         "Add": add a paper a question linked to (as /add <arXiv id> would)
+  r|<paper id>         "Remove": confirm a /remove
 `<key>` is the query itself when it fits, else `~` + a hash the bot remembers until a restart.
 """
 
@@ -51,10 +53,10 @@ class Reply:
 class Callback:
     """A decoded button press."""
 
-    action: str  # "more" or "similar"
+    action: str  # "more", "similar", "add" or "remove"
     mode: str = ""  # for "more": "t" (edit the page) or "a" (send a new page)
     offset: int = 0
-    key: str = ""  # for "more": query or hashed key; for "similar": paper id
+    key: str = ""  # "more": query or hashed key; "similar", "remove": paper id; "add": arXiv id
 
 
 # ---------------------------------------------------------------- HTML pieces
@@ -221,15 +223,32 @@ def more_data(mode: str, offset: int, query: str) -> str:
 
 def similar_data(paper_id: str) -> str | None:
     """Callback data for a Similar button, or None when the id is too long for one."""
-    data = f"s|{paper_id}"
+    return _id_data("s", paper_id)
+
+
+def add_data(arxiv_id: str) -> str | None:
+    """Callback data for an Add button: the arXiv id itself, so it works after a restart."""
+    return _id_data("a", arxiv_id)
+
+
+def remove_data(paper_id: str) -> str | None:
+    """Callback data for the Remove button that confirms a /remove."""
+    return _id_data("r", paper_id)
+
+
+def _id_data(prefix: str, key: str) -> str | None:
+    data = f"{prefix}|{key}"
     return data if len(data.encode("utf-8")) <= MAX_DATA else None
+
+
+ID_ACTIONS = {"s": "similar", "a": "add", "r": "remove"}  # buttons that carry one id
 
 
 def parse_callback(data: str | None) -> Callback | None:
     """Decode callback data; None for anything malformed or from another version."""
     parts = (data or "").split("|", 3)
-    if parts[0] == "s" and len(parts) >= 2 and (data or "")[2:]:  # an id may hold "|"
-        return Callback("similar", key=(data or "")[2:])
+    if parts[0] in ID_ACTIONS and len(parts) >= 2 and (data or "")[2:]:  # an id may hold "|"
+        return Callback(ID_ACTIONS[parts[0]], key=(data or "")[2:])
     if parts[0] == "m" and len(parts) == 4 and parts[1] in ("t", "a") and parts[3]:
         offset = parts[2]  # ASCII digits only: "²".isdigit() holds, but int("²") fails
         if offset.isascii() and offset.isdigit():
@@ -325,13 +344,19 @@ def similar_replies(answer: Answer) -> list[Reply]:
     return replies(blocks, keyboard(hit_rows(answer.results)))
 
 
-def latest_replies(hits: Sequence[Hit]) -> list[Reply]:
-    """Recently added papers with a gist each."""
+def team_counts(stats: dict[str, Any]) -> str:
+    """How many papers the team added and how many came from the feeds."""
+    return f"team papers: {stats.get('team_papers', 0)}, feed papers: {stats.get('feed_papers', 0)}"
+
+
+def latest_replies(hits: Sequence[Hit], stats: dict[str, Any] | None = None) -> list[Reply]:
+    """Recently added papers with a gist each (and the team/feed counts when given)."""
     if not hits:
         return replies(
             ["The collection is empty: import papers with <code>paperbot import</code>."]
         )
-    blocks = ["<b>Recently added</b>"] + [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
+    head = "<b>Recently added</b>" + (f" ({team_counts(stats)})" if stats else "")
+    blocks = [head] + [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
     return replies(blocks, keyboard(hit_rows(hits)))
 
 
@@ -350,9 +375,65 @@ def paper_replies(paper: dict[str, Any]) -> list[Reply]:
         if paper.get(key):
             facts.append(f"{label} {esc(str(paper[key])[:10])}")
     head.append(" · ".join(facts))
+    if paper.get("team"):
+        head.append(provenance_line(paper["team"]))
     blocks = ["\n".join(head), *split_plain(paper.get("abstract", ""), MAX_TEXT // 2)]
     blocks.append("\n".join(links_lines(hit)))
     return replies(blocks, keyboard(hit_rows([hit])))
+
+
+def provenance_line(team: dict[str, Any]) -> str:
+    """Who added a team paper, where and when: "added by Ada (id 5) in chat -100… on 2025-04-11"."""
+    where = team.get("added_in") or ""
+    if team.get("via") == "library":
+        place = "from the reference library"
+    elif where == "cli":
+        place = "from the command line"
+    else:
+        place = f"in chat {where}"
+    when = str(team.get("added_at") or "")[:10]
+    return f"<i>team paper: added by {esc(team.get('added_by') or '?')} {esc(place)} on {esc(when)}</i>"
+
+
+def add_outcome_line(line: str) -> str:
+    """One `/add` argument's line: added / already there (updated to vN) / not found."""
+    return f"• {esc(shorten(line, 400))}"
+
+
+def added_replies(lines: Sequence[str], hits: Sequence[Hit]) -> list[Reply]:
+    """An /add's reply: one line per argument, then each added or present paper's card."""
+    blocks = ["\n".join(add_outcome_line(line) for line in lines) or "Nothing to add."]
+    blocks += [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
+    return replies(blocks, keyboard(hit_rows(hits)))
+
+
+def add_offer(arxiv_ids: Sequence[str]) -> list[Reply]:
+    """Under an answer: the papers its question linked to that the collection lacks, with an Add
+    button each."""
+    rows = [
+        [InlineKeyboardButton(f"Add {aid}", callback_data=data)]
+        for aid in arxiv_ids
+        if (data := add_data(aid))
+    ]
+    if not rows:
+        return []
+    names = ", ".join(f"<code>{esc(aid)}</code>" for aid in arxiv_ids)
+    return replies([f"Not in the collection yet: {names}"], keyboard(rows))
+
+
+def remove_question(paper: dict[str, Any]) -> list[Reply]:
+    """A /remove's confirmation: which paper, and the one button that removes it."""
+    data = remove_data(paper["id"])
+    if data is None:
+        return text_reply(
+            f"This paper's id is too long for a button: <code>paperbot remove {esc(paper['id'])}</code> on the server removes it."
+        )
+    text = (
+        f"Remove <b>{esc(shorten(paper['title'], TITLE_CHARS))}</b> "
+        f"(<code>{esc(paper['id'])}</code>) from the collection, for everyone? "
+        "Its index entry and vectors go too."
+    )
+    return replies([text], keyboard([[InlineKeyboardButton("Remove", callback_data=data)]]))
 
 
 def paper_not_found(paper_id: str) -> list[Reply]:
@@ -373,6 +454,7 @@ def stats_replies(stats: dict[str, Any]) -> list[Reply]:
         f"papers: {stats.get('papers', 0)}",
         f"papers with links: {stats.get('papers_with_links', 0)} ({stats.get('links', 0)} links)",
         f"last import: {esc(last['at'] + ' (' + last['name'] + ')') if last else 'never'}",
+        team_counts(stats),
     ]
     if "subscribed_chats" in stats:
         lines.append(f"subscribed chats: {stats['subscribed_chats']}")
@@ -396,6 +478,11 @@ def help_replies(
         "",
         "<b>Example questions</b>",
         *[f"• <code>{esc(example)}</code>" for example in examples],
+        "",
+        "<b>How the collection grows</b>",
+        "• feeds: new Hugging Face and arXiv papers every day (<code>paperbot fetch</code>)",
+        "• chat: <code>/add 2103.00020</code>, or the Add button under a question with a link",
+        "• library: the team's BibTeX, CSL JSON or RIS export (<code>paperbot import team.bib</code>)",
         "",
         "<b>Commands</b>",
         *[command_line(name, args, about) for name, args, about in commands],

@@ -14,18 +14,17 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import curation, subscriptions
 from bot import formatting as fmt
-from bot import subscriptions
 from bot.access import within_rate
 from bot.formatting import Reply
-from bot.sending import argument, send
+from bot.sending import ButtonOutcome, argument, send
 from store.answers import Answers, clean_query
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,15 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("topic", "WORDS", "papers on a subject, five at a time", "image captioning"),
     ("repo", "NAME", "a paper's code and links, by name or acronym", "CLIP"),
     ("paper", "ID", "one paper in full, with its links", "t-826d74fca928"),
+    ("mine", "WORDS", "answer from the team's own papers only", "remote sensing"),
     ("latest", "", "recently added papers", ""),
+    (
+        "add",
+        "ID_OR_LINK...",
+        "add papers by arXiv id or link to the team's collection",
+        "2103.00020",
+    ),
+    ("remove", "ID", "remove a paper from the collection (admins)", "2103.00020"),
     ("subscribe", "[KEYWORDS]", "a daily digest of new papers here (admins)", "remote sensing"),
     ("unsubscribe", "", "stop the daily digest (admins)", ""),
     ("settings", "", "digest time, time zone and keywords", ""),
@@ -106,37 +113,41 @@ class RecentQueries:
             return self._items.get(key)
 
 
-@dataclass
-class ButtonOutcome:
-    """What a button press does: replies to send or to edit in, and the toast to show."""
-
-    replies: list[Reply] = field(default_factory=list)
-    edit: bool = False
-    alert: str | None = None
-
-
 # ---------------------------------------------------------------- plain functions
 
 
 def reply_for_question(
-    answers: Answers, text: str, queries: RecentQueries | None = None
+    answers: Answers,
+    text: str,
+    queries: RecentQueries | None = None,
+    chat_id: int | None = None,
+    team_only: bool = False,
 ) -> list[Reply]:
-    """A question's answer, or the plain 'nothing on it' note with a /topic hint."""
+    """A question's answer, or the plain 'nothing on it' note with a /topic hint; from the team's
+    papers alone for /mine or in a chat set to `scope team`."""
     if not clean_query(text):  # nothing but spaces or control characters
-        return usage("ask")
-    answer = answers.ask(text, limit=ASK_LIMIT)
+        return usage("mine" if team_only else "ask")
+    only = answers.team_ids() if team_only else answers.scope_of(chat_id)
+    answer = answers.ask(text, limit=ASK_LIMIT, only=only)
     if queries is not None:
         queries.remember(answer.query)
-    return fmt.answer_replies(answer)
+    return fmt.answer_replies(answer) + curation.offer_to_add(answers, text)
 
 
 def reply_for_topic(
-    answers: Answers, words: str, offset: int = 0, queries: RecentQueries | None = None
+    answers: Answers,
+    words: str,
+    offset: int = 0,
+    queries: RecentQueries | None = None,
+    chat_id: int | None = None,
 ) -> list[Reply]:
-    """One page of papers on a subject (one message, so a More button can edit it in place)."""
+    """One page of papers on a subject (one message, so a More button can edit it in place),
+    within the chat's scope."""
     if not clean_query(words):
         return usage("topic")
-    answer = answers.topic(words, offset=min(offset, fmt.MAX_OFFSET), limit=fmt.PAGE_SIZE)
+    offset = min(offset, fmt.MAX_OFFSET)
+    only = answers.scope_of(chat_id)
+    answer = answers.topic(words, offset=offset, limit=fmt.PAGE_SIZE, only=only)
     if queries is not None:
         queries.remember(answer.query)
     return [fmt.topic_page(answer)]
@@ -167,8 +178,8 @@ def reply_for_similar(answers: Answers, paper_id: str) -> list[Reply]:
 
 
 def reply_for_latest(answers: Answers) -> list[Reply]:
-    """Recently added papers."""
-    return fmt.latest_replies(answers.latest(LATEST_COUNT))
+    """Recently added papers, and how many of the collection are the team's."""
+    return fmt.latest_replies(answers.latest(LATEST_COUNT), answers.stats())
 
 
 def reply_for_stats(answers: Answers) -> list[Reply]:
@@ -186,17 +197,22 @@ def reply_for_unknown(command: str) -> list[Reply]:
     return fmt.unknown_command_replies(command, [name for name, *_ in COMMANDS])
 
 
-def reply_for_button(answers: Answers, data: str | None, queries: RecentQueries) -> ButtonOutcome:
+def reply_for_button(
+    answers: Answers, data: str | None, queries: RecentQueries, chat_id: int | None = None
+) -> ButtonOutcome:
     """Decode a button and run it: a page to edit in, new replies, or an 'expired' toast."""
     callback = fmt.parse_callback(data)
     if callback is None:
         return ButtonOutcome(alert=EXPIRED)
     if callback.action == "similar":
         return ButtonOutcome(reply_for_similar(answers, callback.key))
+    if callback.action != "more":  # Add and Remove need the presser's rights: bot/curation.py
+        return ButtonOutcome(alert=EXPIRED)
     query = queries.resolve(callback.key)
     if query is None:
         return ButtonOutcome(alert=EXPIRED)
-    answer = answers.topic(query, offset=callback.offset, limit=fmt.PAGE_SIZE)
+    only = answers.scope_of(chat_id)
+    answer = answers.topic(query, offset=callback.offset, limit=fmt.PAGE_SIZE, only=only)
     if not answer.results:
         return ButtonOutcome(alert=NO_MORE)
     return ButtonOutcome([fmt.topic_page(answer)], edit=callback.mode == "t")
@@ -283,13 +299,24 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await send(update.effective_message, replies)
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/ask QUESTION: the way to ask in a group without a mention."""
+async def _ask(update: Update, context: ContextTypes.DEFAULT_TYPE, team_only: bool) -> None:
+    """/ask and /mine: the command's argument as a question, within the rate limit."""
     message = update.effective_message
     if not await within_rate(update, context):
         return
     text = strip_mention(argument(message), context.bot.username)
-    await send(message, await run(context, reply_for_question, text, queries_of(context)))
+    args = (text, queries_of(context), message.chat_id, team_only)
+    await send(message, await run(context, reply_for_question, *args))
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask QUESTION: the way to ask in a group without a mention (in the chat's scope)."""
+    await _ask(update, context, team_only=False)
+
+
+async def mine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/mine WORDS: answered from the team's own papers only."""
+    await _ask(update, context, team_only=True)
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -300,7 +327,8 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return  # group chatter (the bot sees it when it is an admin or privacy mode is off)
     if not await within_rate(update, context):
         return
-    await send(message, await run(context, reply_for_question, text, queries_of(context)))
+    replies = await run(context, reply_for_question, text, queries_of(context), message.chat_id)
+    await send(message, replies)
 
 
 async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -308,7 +336,8 @@ async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if not await within_rate(update, context):
         return
-    replies = await run(context, reply_for_topic, argument(message), 0, queries_of(context))
+    args = (argument(message), 0, queries_of(context), message.chat_id)
+    replies = await run(context, reply_for_topic, *args)
     await send(message, replies)
 
 
@@ -352,7 +381,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if not await within_rate(update, context):
         return
-    outcome = await run(context, reply_for_button, query.data, queries_of(context))
+    callback = fmt.parse_callback(query.data)
+    if callback is not None and callback.action in ("add", "remove"):
+        outcome = await curation.button_outcome(update, context, callback)
+    else:
+        chat_id = update.effective_chat.id if update.effective_chat else None
+        outcome = await run(context, reply_for_button, query.data, queries_of(context), chat_id)
     try:
         await query.answer(outcome.alert, show_alert=bool(outcome.alert))
     except BadRequest as exc:  # pressed while the bot was down: too old to answer, still served
@@ -396,7 +430,10 @@ COMMAND_CALLBACKS: dict[str, Callable[..., Any]] = {
     "topic": topic,
     "repo": repo,
     "paper": paper,
+    "mine": mine,
     "latest": latest,
+    "add": curation.add_command,
+    "remove": curation.remove_command,
     "stats": stats,
     "help": help_command,
     "start": start,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from telegram import Message
 from telegram.error import BadRequest
@@ -15,6 +16,15 @@ from telegram.error import BadRequest
 from bot.formatting import Reply
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ButtonOutcome:
+    """What a button press does: replies to send or to edit in, and the toast to show."""
+
+    replies: list[Reply] = field(default_factory=list)
+    edit: bool = False
+    alert: str | None = None
 
 
 async def send(message: Message, replies: Sequence[Reply]) -> None:

@@ -26,7 +26,8 @@ MAX_KEYWORDS_CHARS = 200
 ADMINS_ONLY = "Only this group's administrators can change its subscription."
 SETTINGS_USAGE = (
     "Usage: /settings to see them; /settings time 08:30; /settings timezone Europe/Berlin; "
-    "/settings keywords remote sensing (or: /settings keywords off)"
+    "/settings keywords remote sensing (or: /settings keywords off); "
+    "/settings scope team (answers from the team's papers) or /settings scope all"
 )
 
 
@@ -49,7 +50,13 @@ def reply_for_unsubscribe(answers: Answers, chat_id: int) -> list[Reply]:
 
 
 def describe(sub: dict | None, settings: Settings) -> str:
-    """A chat's push settings in one short message."""
+    """A chat's settings in one short message: the push, and what questions are answered from."""
+    scope = "the team's papers only" if (sub or {}).get("scope") == "team" else "every paper"
+    return f"{describe_push(sub, settings)}\nAnswers from: {scope} (/settings scope team|all)"
+
+
+def describe_push(sub: dict | None, settings: Settings) -> str:
+    """A chat's push settings."""
     if not sub or not sub["active"]:
         return "This chat is not subscribed. /subscribe [keywords] starts the daily digest."
     at = sub.get("push_time") or (settings.push_time or DEFAULT_TIME).strftime("%H:%M")
@@ -76,6 +83,10 @@ def parse_change(args: str) -> tuple[str, str | None] | str:
         except (ZoneInfoNotFoundError, ValueError):
             return "Unknown time zone; use an IANA name such as Europe/Berlin or America/New_York."
         return "timezone", value
+    if field == "scope":
+        if value.lower() not in ("team", "all"):
+            return "The scope is team (the team's own papers) or all, e.g. /settings scope team"
+        return "scope", value.lower()
     if field == "keywords":
         words = clean_query(value)[:MAX_KEYWORDS_CHARS]
         return "keywords", "" if words.lower() in ("", "off", "none") else words
@@ -91,6 +102,9 @@ def reply_for_settings(
         change = parse_change(args)
         if isinstance(change, str):
             return fmt.text_reply(fmt.esc(change))
+        if change[0] == "scope":  # a chat setting: kept whether or not the chat is subscribed
+            sub = answers.chats.set_setting(chat_id, "scope", change[1])
+            return fmt.text_reply(describe(sub, settings))
         if not sub or not sub["active"]:
             return fmt.text_reply(describe(sub, settings))
         sub = answers.chats.change(chat_id, **{change[0]: change[1]})

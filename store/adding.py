@@ -109,45 +109,49 @@ def add_papers(
     outcomes, never exceptions, so a chat reply can always say what happened; a database that
     cannot be written raises `store.db.StoreError`.
     """
-    args: list[tuple[str, str | None]] = []  # (argument, arXiv id it names)
-    wanted: dict[str, AddOutcome] = {}  # arXiv id -> its outcome, asked once however often named
+    return store_found(db, look_up(refs, fetcher, arxiv_url), added_by, added_in)
+
+
+@dataclass
+class Lookup:
+    """What arXiv said about an add's arguments, before anything is stored: the network half of
+    `add_papers`, so the bot asks arXiv without holding the engine's lock."""
+
+    args: list[tuple[str, str | None]]  # (argument, arXiv id it names)
+    wanted: dict[str, AddOutcome]  # arXiv id -> its outcome, asked once however often named
+    records: list[Record] = field(default_factory=list)
+
+
+def look_up(
+    refs: Iterable[str], fetcher: Fetcher | None = None, arxiv_url: str | None = None
+) -> Lookup:
+    """Parse the arguments and ask arXiv for the papers they name in ONE request (no database)."""
+    lookup = Lookup([], {})
     asked: list[str] = []
     for text in refs:
         ref = parse_ref(text)
-        args.append((text, ref.id if ref else None))
-        if ref is not None and ref.id not in wanted:
-            wanted[ref.id] = AddOutcome(text, NOT_FOUND, arxiv_id=ref.id)
+        lookup.args.append((text, ref.id if ref else None))
+        if ref is not None and ref.id not in lookup.wanted:
+            lookup.wanted[ref.id] = AddOutcome(text, NOT_FOUND, arxiv_id=ref.id)
             asked.append(str(ref))
-    if asked:
-        _add_found(db, wanted, asked, added_by, added_in, fetcher, arxiv_url)
-    return AddReport(
-        [
-            replace(wanted[aid], ref=text) if aid else AddOutcome(text, UNRECOGNISED)
-            for text, aid in args
-        ]
-    )
-
-
-def _add_found(
-    db,
-    wanted: dict[str, AddOutcome],
-    asked: list[str],
-    added_by: str,
-    added_in: str,
-    fetcher: Fetcher | None,
-    arxiv_url: str | None,
-) -> None:
-    """Ask arXiv for `asked`, store what it knows (marked as the team's) in one transaction, and
-    settle each wanted outcome."""
+    if not asked:
+        return lookup
     try:
         records, problems = _lookup(fetcher, arxiv_url, asked)
     except (FeedError, FormatError) as exc:
-        for outcome in wanted.values():
+        for outcome in lookup.wanted.values():
             outcome.status, outcome.reason = FAILED, str(exc)
-        return
-    found = [r for r in records if r["arxiv_id"] in wanted]
-    for outcome in wanted.values():
+        return lookup
+    lookup.records = [r for r in records if r["arxiv_id"] in lookup.wanted]
+    for outcome in lookup.wanted.values():
         outcome.reason = "; ".join(problems)[:200] or None
+    return lookup
+
+
+def store_found(db, lookup: Lookup, added_by: str, added_in: str) -> AddReport:
+    """Store what a lookup found (marked as the team's) in one transaction, and settle each
+    argument's outcome (no network)."""
+    found = lookup.records
     before = {r["arxiv_id"]: _stored(db, store_db.stored_id(db, r)) for r in found}
 
     def mark(db) -> None:
@@ -157,7 +161,13 @@ def _add_found(
     if found:
         store_db.upsert_papers(db, found, name=f"add ({added_in})", then=mark)
     for record in found:
-        _settle(db, wanted[record["arxiv_id"]], record, before[record["arxiv_id"]])
+        _settle(db, lookup.wanted[record["arxiv_id"]], record, before[record["arxiv_id"]])
+    return AddReport(
+        [
+            replace(lookup.wanted[aid], ref=text) if aid else AddOutcome(text, UNRECOGNISED)
+            for text, aid in lookup.args
+        ]
+    )
 
 
 def _lookup(

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from store import adding
 from store import db as store_db
 from store import expansion as qexp
 from store import semantic as sem
 from store import vectors as vec
 from store.chats import Chats
+from store.importers.arxiv_ids import find_refs
 from store.index import Index, document_tokens, sync_index
 from store.meaning import SemanticStage
 from store.names import _alias_key, _Aliases
@@ -179,6 +181,7 @@ class Answers(SemanticStage):
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
             self.vectors = vec.open_vectors(db, db_path, self.encoder.name, self.encoder.dim)
+            self._forget_removed()
             self.embed_if_few(INLINE_EMBED_PAPERS)
 
     @property
@@ -230,7 +233,13 @@ class Answers(SemanticStage):
         with self._lock:
             before = len(self.index.ids)
             self.index = sync_index(self.db, self.db_path, self.index)
-            return len(self.index.ids) - before
+            added = len(self.index.ids) - before
+        if self._embed_lock.acquire(blocking=False):  # else the running embed forgets them
+            try:
+                self._forget_removed()
+            finally:
+                self._embed_lock.release()
+        return added
 
     def _alive(self, paper_id: str) -> bool:
         """The paper is in the index and not replaced or removed."""
@@ -374,8 +383,10 @@ class Answers(SemanticStage):
         k: int,
         exclude: set[str] | None = None,
         question: str | None = None,
+        only: set[str] | None = None,
     ):
-        """Hits with their papers, split into (good, weak) by the no-answer rule.
+        """Hits with their papers, split into (good, weak) by the no-answer rule; with `only`,
+        among those papers alone (the team's: /mine, `/settings scope team`).
 
         BM25 over the (expanded) question finds candidates, the question's embedding finds more;
         with the semantic stage both rank them together (`semantic.fuse`), and a paper is good when
@@ -389,8 +400,12 @@ class Answers(SemanticStage):
                 weights = dict(weights)
                 for term, w in self._feedback(first, exp).items():
                     weights[term] = weights.get(term, 0.0) + w
-        lexical = dict(self._lexical_top(weights, max(k, 1) + LEXICAL_CANDIDATES, exclude))
-        similarity = self._similarity(question or " ".join(terms), lexical, exclude)
+        size = max(k, 1) + LEXICAL_CANDIDATES
+        if only is None:
+            lexical = dict(self._lexical_top(weights, size, exclude))
+        else:
+            lexical = self._lexical_within(weights, size, only - (exclude or set()))
+        similarity = self._similarity(question or " ".join(terms), lexical, exclude, only)
         if similarity:
             lexical = self.index.scores_of(weights, list({*lexical, *similarity}))
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
@@ -399,7 +414,7 @@ class Answers(SemanticStage):
         named = {
             p: b
             for p, b in self._named(question or "").items()
-            if p not in (exclude or ()) and self._alive(p)
+            if p not in (exclude or ()) and self._alive(p) and (only is None or p in only)
         }
         if named:
             papers.update(store_db.get_papers(self.db, [p for p in named if p not in papers]))
@@ -424,6 +439,15 @@ class Answers(SemanticStage):
             if len(good) >= k:
                 break
         return good, weak
+
+    def _lexical_within(
+        self, weights: dict[str, float], k: int, only: set[str]
+    ) -> dict[str, float]:
+        """The k best of a small allowed set, each paper scored directly from its postings
+        (`Index.scores_of`): no search of the whole collection, the same scores."""
+        scores = self.index.scores_of(weights, sorted(only))
+        best = sorted(((s, p) for p, s in scores.items() if s > 0), key=lambda x: (-x[0], x[1]))
+        return {p: s for s, p in best[:k]}
 
     def _doc_terms(self, paper: dict[str, Any]) -> set[str]:
         """A paper's terms (title, abstract, link URLs), cached until the collection changes."""
@@ -454,14 +478,15 @@ class Answers(SemanticStage):
 
     # ------------------------------------------------------------ public calls
 
-    def ask(self, question: str, limit: int = 3) -> Answer:
-        """The top papers for a question, each with the sentences that answer it."""
+    def ask(self, question: str, limit: int = 3, only: set[str] | None = None) -> Answer:
+        """The top papers for a question, each with the sentences that answer it; with `only`,
+        from those papers alone (None: the whole collection)."""
         query = clean_query(question)
         terms = self._query_terms(query)
         if not terms:
             return Answer(query, [])
         with self._lock:
-            good, weak = self._ranked(terms, max(limit, 1) + 7, question=query)
+            good, weak = self._ranked(terms, max(limit, 1) + 7, question=query, only=only)
             shown = self._snippet_terms(terms)
             quantity = asks_quantity(query)
             primary = set(terms)
@@ -472,15 +497,18 @@ class Answers(SemanticStage):
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), terms=terms)
 
-    def topic(self, words: str, offset: int = 0, limit: int = 5) -> Answer:
-        """A ranked, pageable list of papers on a subject, each with a one-line gist."""
+    def topic(
+        self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
+    ) -> Answer:
+        """A ranked, pageable list of papers on a subject, each with a one-line gist; with
+        `only`, among those papers alone."""
         query = clean_query(words)
         terms = self._query_terms(query)
         if not terms:
             return Answer(query, [])
         offset = max(offset, 0)
         with self._lock:
-            good, weak = self._ranked(terms, offset + limit + 50, question=query)
+            good, weak = self._ranked(terms, offset + limit + 50, question=query, only=only)
             shown = self._snippet_terms(terms)
             page = good[offset : offset + limit]
             results = [self._hit(p, s, c, shown, gist=True) for p, s, c in page]
@@ -546,9 +574,61 @@ class Answers(SemanticStage):
         """One paper in full (with `url`), by id or arXiv id."""
         with self._lock:
             paper = store_db.get_paper(self.db, paper_id)
+            if paper:
+                paper["team"] = store_db.team_provenance(self.db, paper["id"])
         if paper:
             paper["url"] = paper_url(paper)
         return paper
+
+    # ------------------------------------------------------------ the team's own changes
+
+    def add_found(self, lookup: adding.Lookup, added_by: str, added_in: str) -> adding.AddReport:
+        """Store what an arXiv lookup found (`adding.look_up`, done beforehand without this lock:
+        the network never holds it) in one short locked write, then index it."""
+        with self._lock:
+            report = adding.store_found(self.db, lookup, added_by, added_in)
+        if report.changed:
+            self.refresh()
+        return report
+
+    def remove(self, refs: Iterable[str]) -> list[str]:
+        """Delete papers (ids or arXiv ids) from the collection, the index and the vectors at
+        once; returns the stored ids removed."""
+        with self._lock:
+            gone = store_db.delete_papers(self.db, refs)
+        if gone:
+            self.refresh()
+        return gone
+
+    def team_ids(self) -> set[str]:
+        """The team's papers (added from a chat, the command line or a library import)."""
+        with self._lock:
+            return set(store_db.team_paper_ids(self.db))
+
+    def scope_of(self, chat_id: int | None) -> set[str] | None:
+        """The papers a chat's questions are answered from: the team's under `/settings scope
+        team`, else None (the whole collection)."""
+        if chat_id is None:
+            return None
+        row = self.chats.get(chat_id) or {}
+        return self.team_ids() if row.get("scope") == "team" else None
+
+    def cards(self, paper_ids: Iterable[str]) -> list[Hit]:
+        """Papers as hits with a gist, in the order given (unknown ids left out): an /add's cards."""
+        ids = list(dict.fromkeys(paper_ids))
+        with self._lock:
+            papers = store_db.get_papers(self.db, ids)
+        return [self._hit(papers[i], 0.0, 0.0, [], gist=True) for i in ids if i in papers]
+
+    def missing_refs(self, text: str) -> list[str]:
+        """The arXiv ids a message names (ids, arXiv or HF links, arXiv DOIs) that the collection
+        does not hold: what the reply offers to add."""
+        ids = [ref.id for ref in find_refs(text)]
+        if not ids:
+            return []
+        with self._lock:
+            held = store_db.paper_ids_named(self.db, ids)
+        return [i for i in ids if i not in held]
 
     def papers(self, paper_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Full papers (with links) by id; unknown ids are left out."""

@@ -56,6 +56,10 @@ class Chats:
         """Change push_time, timezone, keywords or title; the row after, or None if unknown."""
         return self._locked(store_db.update_subscription, chat_id, **fields)
 
+    def set_setting(self, chat_id: int, field: str, value: str) -> dict[str, Any]:
+        """Set a chat's `scope` or `taste`, subscribed or not; the chat's row after."""
+        return self._locked(store_db.set_chat_setting, chat_id, field, value)
+
     def active(self) -> list[dict[str, Any]]:
         """Every chat that receives the digest."""
         return self._locked(store_db.active_subscriptions)

@@ -25,7 +25,9 @@ import sqlite_utils
 
 from store.clean import normalize_title, title_id
 
-SCHEMA_VERSION = 3  # 2: the `demo` table; 3: team_papers (which papers the team added)
+# 2: the `demo` table; 3: team_papers (which papers the team added); 4: `deleted` (removals the
+# index and vectors replay) and the chat settings `scope` and `taste` on subscriptions
+SCHEMA_VERSION = 4
 SEED_RESOURCE = "seed_listing.txt"
 SEED_NAME = "bundled listing"
 CHUNK = 5000
@@ -157,6 +159,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
         db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
         ensure_team_table(db)
+        ensure_deleted_table(db)
+        for column in CHAT_SETTINGS:
+            if column not in db["subscriptions"].columns_dict:
+                db["subscriptions"].add_column(column, str)
         db["meta"].insert({"key": "uuid", "value": uuid.uuid4().hex}, ignore=True)
         if "demo" not in db.table_names():
             db["demo"].create({"paper_id": str}, pk="paper_id")
@@ -213,8 +219,12 @@ def paper_count(db: sqlite_utils.Database) -> int:
 
 
 def max_seq(db: sqlite_utils.Database) -> int:
-    """The change counter: every insert or content change of a paper takes the next value."""
-    return db.execute("select coalesce(max(seq), 0) from papers").fetchone()[0]
+    """The change counter: every insert, content change or removal of a paper takes the next
+    value (a removal's lives in `deleted`, so a number is never given twice)."""
+    sql = "select coalesce(max(seq), 0) from papers"
+    if "deleted" in db.table_names():
+        sql = f"select max(({sql}), (select coalesce(max(seq), 0) from deleted))"
+    return db.execute(sql).fetchone()[0]
 
 
 # ---------------------------------------------------------------- the write lock
@@ -636,24 +646,83 @@ def demo_count(db: sqlite_utils.Database) -> int:
 
 
 def remove_demo(db: sqlite_utils.Database) -> int:
-    """Delete the demo papers (with their links and ledger rows); returns how many.
+    """Delete the demo papers (with their links and ledger rows) by `delete_papers`: the index
+    and the vectors retire them at their next catch-up. Returns how many."""
+    if not demo_count(db):
+        return 0
+    ids = [row[0] for row in db.execute("select paper_id from demo")]
+    return len(delete_papers(db, ids, "removing the demo collection"))
 
-    The index and the vectors follow the database by seq and cannot retire a deleted paper, so
-    the database takes a new identity (`meta.uuid`): every index or vectors folder saved for the
-    old one, the running bot's in memory included, is rebuilt from the database at its next sync.
-    """
+
+# ---------------------------------------------------------------- removals
+#
+# A removed paper leaves a row in `deleted` with the next change number: the index and the vectors
+# follow the database by change number, and a removal is one more change they replay (retire the
+# paper) when they catch up, so nothing needs a rebuild. A paper added again later gets a newer
+# number than its removal, so replaying in order leaves it in.
+
+
+def ensure_deleted_table(db: sqlite_utils.Database) -> None:
+    """Create `deleted` if missing (schema 4; idempotent)."""
+    db["deleted"].create({"seq": int, "paper_id": str, "at": str}, pk="seq", if_not_exists=True)
+
+
+def delete_papers(
+    db: sqlite_utils.Database, paper_ids: Iterable[str], action: str = ""
+) -> list[str]:
+    """Delete these papers (ids or arXiv ids; unknown ones are skipped) with their links, ledger,
+    team and demo rows, recording each removal in `deleted`, in one transaction. Returns the
+    stored ids removed."""
     try:
-        with writing(db, "removing the demo collection"):
-            count = demo_count(db)
-            if not count:
-                return 0
-            for table, col in (("links", "paper_id"), ("ledger", "paper_id"), ("papers", "id")):
-                db.execute(f"delete from {table} where {col} in (select paper_id from demo)")
-            db.execute("delete from demo")
-            db.execute("update meta set value = ? where key = 'uuid'", [uuid.uuid4().hex])
+        with writing(db, action or "removing papers"):
+            ids = list(dict.fromkeys(paper_ids_named(db, paper_ids).values()))
+            seq = max_seq(db)
+            now = now_utc()
+            db.conn.executemany(
+                "insert into deleted (seq, paper_id, at) values (?, ?, ?)",
+                [(seq + n, pid, now) for n, pid in enumerate(ids, 1)],
+            )
+            for marks, part in in_chunks(ids):
+                for table, col in _PAPER_ROWS:
+                    db.execute(f"delete from {table} where {col} in ({marks})", part)
     except sqlite3.Error as exc:
         raise StoreError(f"database write failed, nothing was removed: {exc}") from None
-    return count
+    return ids
+
+
+_PAPER_ROWS = (
+    ("links", "paper_id"),
+    ("ledger", "paper_id"),
+    ("team_papers", "paper_id"),
+    ("demo", "paper_id"),
+    ("papers", "id"),
+)
+
+
+def paper_ids_named(db: sqlite_utils.Database, refs: Iterable[str]) -> dict[str, str]:
+    """{reference: stored id} for the references (ids or arXiv ids) that name a stored paper."""
+    out: dict[str, str] = {}
+    for ref in refs:
+        row = db.execute(
+            "select id from papers where id = ? or arxiv_id = ? order by id = ? desc limit 1",
+            [ref, ref, ref],
+        ).fetchone()
+        if row:
+            out[ref] = row[0]
+    return out
+
+
+def deleted_since(
+    db: sqlite_utils.Database | sqlite3.Connection, after_seq: int
+) -> list[tuple[int, str]]:
+    """(seq, paper id) of the removals after change number `after_seq`, in order."""
+    try:
+        rows = db.execute(
+            "select seq, paper_id from deleted where seq > ? order by seq", [after_seq]
+        )
+    except sqlite3.OperationalError:  # a read-only database from before schema 4
+        return []
+    return [(row[0], row[1]) for row in rows]
 
 
 # ---------------------------------------------------------------- reads
@@ -908,6 +977,9 @@ def without_abstract(
 # "uncertain" and are never sent again (never twice wins over maybe-once in that one-request window).
 
 
+CHAT_SETTINGS = ("scope", "taste")  # per chat, kept whether or not it is subscribed
+
+
 def subscribe(db, chat_id: int, title: str = "", keywords: str = "") -> dict[str, Any]:
     """Subscribe (or re-activate) a chat; new papers are those imported after this moment."""
     with writing(db, "subscribing a chat"):
@@ -950,6 +1022,21 @@ def update_subscription(db, chat_id: int, **fields: Any) -> dict[str, Any] | Non
         if not subscription(db, chat_id):
             return None
         db["subscriptions"].update(chat_id, fields)
+    return subscription(db, chat_id)
+
+
+def set_chat_setting(db, chat_id: int, field: str, value: str) -> dict[str, Any]:
+    """Set one of a chat's CHAT_SETTINGS (an unsubscribed chat gets an inactive row to keep it
+    in); returns the chat's row."""
+    if field not in CHAT_SETTINGS:
+        raise ValueError(f"not a chat setting: {field}")
+    with writing(db, "changing a chat's settings"):
+        db.execute(
+            "insert or ignore into subscriptions (chat_id, title, active, keywords, since_rowid) "
+            "values (?, '', 0, '', 0)",
+            [chat_id],
+        )
+        db.execute(f"update subscriptions set {field} = ? where chat_id = ?", [value, chat_id])
     return subscription(db, chat_id)
 
 

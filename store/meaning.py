@@ -44,6 +44,16 @@ class SemanticStage:
             except OSError as exc:
                 log.warning("%s", exc)
 
+    def _forget_removed(self) -> None:
+        """Drop the vectors of papers removed since the vectors last caught up (the caller holds
+        `_embed_lock`, the vectors' writer)."""
+        if self.vectors is None:
+            return
+        with self._lock:
+            removed = store_db.deleted_since(self.db, self.vectors.covered_seq)
+        if removed:
+            self.vectors.forget(pid for _, pid in removed)
+
     def unembedded(self) -> int:
         """Papers changed since the vectors last caught up (answered by BM25 alone meanwhile)."""
         if self.vectors is None:
@@ -78,6 +88,7 @@ class SemanticStage:
         started = time.monotonic()
         with self._embed_lock:
             shipped = vec.seed_vectors(self.encoder.name)
+            self._forget_removed()
             done, caught_up = 0, False
             try:
                 while max_papers is None or done < max_papers:
@@ -132,19 +143,27 @@ class SemanticStage:
         return found
 
     def _similarity(
-        self, question: str, lexical: dict[str, float], exclude: set[str] | None
+        self,
+        question: str,
+        lexical: dict[str, float],
+        exclude: set[str] | None,
+        only: set[str] | None = None,
     ) -> dict[str, float]:
-        """The embedded candidates' similarity to the question: BM25's best and the embedding's."""
+        """The embedded candidates' similarity to the question: BM25's best and the embedding's
+        (with `only`: every allowed paper). Damaged vectors (they are derived) give way to BM25
+        and are embedded again."""
         if self.encoder is None or self.vectors is None or not len(self.vectors):
             return {}
         try:
             query = self._question_vector(question)
-            wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
-            wanted = [
-                p for p in dict.fromkeys(wanted) if p not in (exclude or ()) and self._alive(p)
-            ]
+            if only is not None:
+                wanted = sorted(only)
+            else:
+                wanted = [*lexical, *self.vectors.candidates(query, SEMANTIC_CANDIDATES)]
+            skip = exclude or ()
+            wanted = [p for p in dict.fromkeys(wanted) if p not in skip and self._alive(p)]
             found = self.vectors.similarity(query, wanted)
-        except Exception:  # damaged vectors (they are derived): BM25 answers, embed them again
+        except Exception:
             log.warning("semantic stage failed; its vectors are made again", exc_info=True)
             self.vectors = vec.Vectors(self.encoder.dim, self.encoder.name)
             self.vectors.db_uuid = store_db.db_uuid(self.db)

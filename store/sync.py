@@ -138,6 +138,18 @@ class IndexSync:
         self._flight: deque = deque()  # results of the pool, in seq order
         self._parts: list[Analysed] = []  # counted, waiting for a segment's worth
         self._size = 0
+        self.removed_seq = self._replay_removals()
+
+    def _replay_removals(self) -> int:
+        """Retire the papers removed since the index's last change (`store.db.delete_papers`),
+        before any paper changed since is added: one added again after its removal has a later
+        change number, so it ends up in. Returns the last removal's number (0: none)."""
+        removals = store_db.deleted_since(self.db, self.index.covered_seq)
+        if not removals:
+            return 0
+        if self.index.remove(pid for _, pid in removals):
+            self.batches += 1  # something to save
+        return removals[-1][0]
 
     def committed(self) -> None:
         """Papers were committed: count them in the pool if there are enough to be worth it."""
@@ -154,6 +166,9 @@ class IndexSync:
         finally:
             self._close()
         self._add_in_process()
+        if self.removed_seq > self.index.covered_seq:
+            self.index.covered_seq = self.removed_seq
+            self.batches += 1  # saved with its new change number, so the replay is not repeated
         if self.index.damage is not None:  # found by the background check meanwhile
             self.index.heal(self.index.damage)
         try:

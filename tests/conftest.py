@@ -38,6 +38,14 @@ def seeded_db(fresh_db):
     return fresh_db
 
 
+@pytest.fixture
+def answers(db_path) -> Answers:
+    """An engine of its own over a fresh database (seeded with the demo), for tests that write."""
+    engine = Answers.open(db_path)
+    yield engine
+    engine.db.close()
+
+
 @pytest.fixture(scope="session")
 def seed_answers(tmp_path_factory) -> Answers:
     """One engine over the bundled collection, shared read-only by answer tests."""

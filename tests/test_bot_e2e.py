@@ -262,7 +262,7 @@ class SlowAnswers:
     def __getattr__(self, name: str):
         return getattr(self.engine, name)
 
-    def ask(self, question: str, limit: int = 3) -> Answer:
+    def ask(self, question: str, limit: int = 3, only: set[str] | None = None) -> Answer:
         time.sleep(self.seconds)  # blocking on purpose: it must run in a worker thread
         hit = Hit("t-1", f"Paper for {question}", 1.0, "A snippet.", None, [])
         return Answer(question, [hit], total=1)
@@ -309,6 +309,7 @@ def test_settings_from_env_reads_every_setting() -> None:
             "PAPERBOT_PUSH_TIME": "08:30",
             "PAPERBOT_TIMEZONE": "Europe/Berlin",
             "PAPERBOT_RATE_LIMIT": "10",
+            "PAPERBOT_ADD": "Admins",
         }
     )
     assert settings == Settings(
@@ -322,6 +323,7 @@ def test_settings_from_env_reads_every_setting() -> None:
         push_time=dtime(8, 30),
         timezone="Europe/Berlin",
         rate_limit=10,
+        add_policy="admins",
     )
     assert settings.base_file_url == "http://127.0.0.1:8081/file/bot"
     assert SECRET not in repr(settings)
@@ -350,6 +352,7 @@ def test_env_example_lists_every_setting() -> None:
         ({"PAPERBOT_TIMEZONE": "Mars/Olympus"}, "PAPERBOT_TIMEZONE is not a known"),
         ({"PAPERBOT_ADMINS": "alice"}, "PAPERBOT_ADMINS must be a comma-separated"),
         ({"PAPERBOT_RATE_LIMIT": "-1"}, "PAPERBOT_RATE_LIMIT must be a whole number"),
+        ({"PAPERBOT_ADD": "everyone"}, "PAPERBOT_ADD must be members or admins"),
         ({"PAPERBOT_WEBHOOK_SECRET": "has space"}, "PAPERBOT_WEBHOOK_SECRET must be"),
         ({"PAPERBOT_LOG_LEVEL": "loud"}, "PAPERBOT_LOG_LEVEL must be one of"),
     ],

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from telegram.ext import Application
 
 from bot.app import build_application
@@ -27,13 +26,6 @@ TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP = DEFAULT_GROUP_ID
 USER = DEFAULT_USER_ID
 ADMIN = 777
-
-
-@pytest.fixture
-def answers(db_path) -> Answers:
-    engine = Answers.open(db_path)
-    yield engine
-    engine.db.close()
 
 
 @contextlib.asynccontextmanager

@@ -76,7 +76,8 @@ def test_missing_argument_explains_use_with_an_example(seed_answers, func, comma
 
 def test_every_example_we_advertise_gets_an_answer(seed_answers) -> None:
     calls = {"topic": h.reply_for_topic, "repo": h.reply_for_repo, "paper": h.reply_for_paper}
-    examples = [(c[0], c[3]) for c in h.COMMANDS if c[3]]
+    changes = {"add", "remove"}  # change the collection: tests/test_bot_curation.py runs them
+    examples = [(c[0], c[3]) for c in h.COMMANDS if c[3] and c[0] not in changes]
     examples += [
         (e[1:].split(" ", 1)[0], e.split(" ", 1)[1]) if e.startswith("/") else ("ask", e)
         for e in h.EXAMPLES

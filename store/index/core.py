@@ -163,6 +163,15 @@ class Index:
             self._merge_tail()
         return added
 
+    def remove(self, paper_ids: Iterable[str]) -> int:
+        """Take papers out (removed from the collection): retired like a changed paper's old
+        document, so the statistics are BM25Okapi's over the papers left. Unknown or already
+        removed ids are skipped; returns how many documents were retired."""
+        docs = [d for d in self.ids.get_many(list(paper_ids)) if d is not None]
+        live = [d for d in docs if self.alive[d]]
+        self._retire(live)
+        return len(live)
+
     def _retire(self, docs: list[int]) -> None:
         """Take documents out of the statistics and the results (their postings stay, masked)."""
         docs_arr = np.unique(np.asarray(docs, dtype=np.int64))
