@@ -346,7 +346,9 @@ def similar_replies(answer: Answer) -> list[Reply]:
 
 def team_counts(stats: dict[str, Any]) -> str:
     """How many papers the team added and how many came from the feeds."""
-    return f"team papers: {stats.get('team_papers', 0)}, feed papers: {stats.get('feed_papers', 0)}"
+    line = f"team papers: {stats.get('team_papers', 0)}, feed papers: {stats.get('feed_papers', 0)}"
+    demo = stats.get("demo_papers", 0)
+    return line + (f", demo papers: {demo}" if demo else "")
 
 
 def latest_replies(hits: Sequence[Hit], stats: dict[str, Any] | None = None) -> list[Reply]:

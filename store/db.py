@@ -860,7 +860,10 @@ def stats(db: sqlite_utils.Database) -> dict[str, Any]:
         "links": db.execute("select count(*) from links").fetchone()[0],
         "last_import": {"at": last[0], "name": last[1]} if last else None,
     }
-    team, demo = len(team_paper_ids(db)), demo_count(db)
+    team = len(team_paper_ids(db))
+    demo = db.execute(  # a demo paper the team added is the team's
+        "select count(*) from demo where paper_id not in (select paper_id from team_papers)"
+    ).fetchone()[0]
     out["team_papers"] = team
     out["demo_papers"] = demo
     out["feed_papers"] = out["papers"] - team - demo

@@ -54,6 +54,8 @@ def test_mine_settings_scope_and_counts(db_path, seeded_db):
     assert bad.startswith("The scope is team")
     reply_for_settings(answers, GROUP, "scope all", settings)
     assert h.reply_for_question(answers, QUESTION, chat_id=GROUP)[0].text == before
-    assert "team papers: 1, feed papers: 90" in h.reply_for_stats(answers)[0].text
+    assert "team papers: 1, feed papers: 0, demo papers: 90" in h.reply_for_stats(answers)[0].text
     latest = h.reply_for_latest(answers)[0].text
-    assert latest.startswith("<b>Recently added</b> (team papers: 1, feed papers: 90)")
+    assert latest.startswith(
+        "<b>Recently added</b> (team papers: 1, feed papers: 0, demo papers: 90)"
+    )
