@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import current_rss_mb, dir_mb, pct  # noqa: E402
+from bench.run import current_rss_mb, dir_mb  # noqa: E402
 
 WINDOWS_PER_PAPER = 5  # the bundled papers have 4.5 windows on average
 
@@ -79,19 +79,14 @@ def serve(work: Path, questions: list[str]) -> dict:
     from store import db as store_db
     from store import vectors as vec
     from store.answers import Answers
+    from store.evaluation import latency
 
     t0 = time.perf_counter()
     db = store_db.open_db(work / "papers.db")
     answers = Answers(db, work / "papers.db")
     startup = time.perf_counter() - t0
     assert answers.encoder is not None and answers.unembedded() == 0, answers.describe_stage()
-    for q in questions[:20]:
-        answers.ask(q)
-    times = []
-    for q in questions:
-        t = time.perf_counter()
-        answers.ask(q)
-        times.append((time.perf_counter() - t) * 1000)
+    asked = latency(answers, questions, warmup=20)
     encode = []
     for q in questions[:100]:
         t = time.perf_counter()
@@ -99,8 +94,8 @@ def serve(work: Path, questions: list[str]) -> dict:
         encode.append((time.perf_counter() - t) * 1000)
     return {
         "startup_s": round(startup, 2),
-        "ask_p50_ms": round(statistics.median(times), 2),
-        "ask_p95_ms": round(pct(times, 0.95), 2),
+        "ask_p50_ms": asked["p50"],
+        "ask_p95_ms": asked["p95"],
         "encode_question_p50_ms": round(statistics.median(encode), 2),
         "rss_serving_mb": round(current_rss_mb()),
         "vectors_mb": round(dir_mb(vec.vectors_dir(work / "papers.db")), 1),
