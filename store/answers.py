@@ -393,13 +393,7 @@ class Answers(SemanticStage):
         it passes the lexical no-answer rule or is close enough in meaning (`SEMANTIC_FOUND`).
         """
         exp = self._expand(terms)
-        weights = exp.weights
-        if self.feedback:
-            first = self._lexical_top(weights, qexp.RM3_DOCS)
-            if first:
-                weights = dict(weights)
-                for term, w in self._feedback(first, exp).items():
-                    weights[term] = weights.get(term, 0.0) + w
+        weights = self._weights(exp)
         size = max(k, 1) + LEXICAL_CANDIDATES
         if only is None:
             lexical = dict(self._lexical_top(weights, size, exclude))
@@ -408,34 +402,50 @@ class Answers(SemanticStage):
         similarity = self._similarity(question or " ".join(terms), lexical, exclude, only)
         if similarity:
             lexical = self.index.scores_of(weights, list({*lexical, *similarity}))
-        papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity])))
-        spec = self._specificity(terms)
-        equivalents = self._equivalent_spec(exp)
         named = {
             p: b
             for p, b in self._named(question or "").items()
             if p not in (exclude or ()) and self._alive(p) and (only is None or p in only)
         }
-        if named:
-            papers.update(store_db.get_papers(self.db, [p for p in named if p not in papers]))
+        papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity, *named])))
         if similarity:
-            bonus = named
-            order = sem.fuse(lexical, similarity, self.lexical_weight, bonus)
+            order = sem.fuse(lexical, similarity, self.lexical_weight, named)
             bar = max(SEMANTIC_FOUND, max(similarity.values()) - SEMANTIC_MARGIN)
         else:  # BM25 alone: a paper the question names is a candidate, in its place
             order = list(lexical.items()) + [(p, 0.0) for p in sorted(set(named) - set(lexical))]
             bar = float("inf")
+
+        def passes(pid: str, lexical_ok: bool) -> bool:
+            """The no-answer rule of both stages (and a paper the question names)."""
+            return (
+                (lexical_ok and lexical.get(pid, 0.0) > 0)
+                or similarity.get(pid, -1.0) >= bar
+                or pid in named
+            )
+
+        return self._split(order, papers, terms, exp, k, passes)
+
+    def _weights(self, exp: qexp.Expansion) -> dict[str, float]:
+        """The expanded question's term weights, with RM3 feedback terms when that is on."""
+        weights = exp.weights
+        if self.feedback:
+            first = self._lexical_top(weights, qexp.RM3_DOCS)
+            if first:
+                weights = dict(weights)
+                for term, w in self._feedback(first, exp).items():
+                    weights[term] = weights.get(term, 0.0) + w
+        return weights
+
+    def _split(self, order, papers, terms, exp, k, passes):
+        """Walk the ranking: (paper, score, coverage) into good (`passes`) or weak, until k good."""
+        spec = self._specificity(terms)
+        equivalents = self._equivalent_spec(exp)
         good, weak = [], []
         for pid, score in order:
             if pid not in papers:
                 continue
             ok, coverage = self._relevant(spec, self._doc_terms(papers[pid]), equivalents)
-            ok = (
-                (ok and lexical.get(pid, 0.0) > 0)
-                or similarity.get(pid, -1.0) >= bar
-                or pid in named
-            )
-            (good if ok else weak).append((papers[pid], score, coverage))
+            (good if passes(pid, ok) else weak).append((papers[pid], score, coverage))
             if len(good) >= k:
                 break
         return good, weak
