@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from store.files import file_crc, folder_lock, save_array, write_text
+
+log = logging.getLogger(__name__)
 
 VECTORS_FORMAT = 3
 FILES = ("paper.npy", "windows.npy", "starts.npy", "ids.txt")  # each one's crc32 is in meta.json
@@ -208,7 +211,10 @@ class Vectors:
         with folder_lock(folder, exclusive=False):
             try:
                 return cls._load(folder, model)
-            except (OSError, ValueError, KeyError, IndexError):
+            except (
+                Exception
+            ):  # derived files: anything a damaged .npy header raises means embed again
+                log.warning("vectors folder %s is damaged: its papers are embedded again", folder)
                 return None
 
     @classmethod

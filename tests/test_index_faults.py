@@ -155,3 +155,19 @@ def test_the_background_check_finds_wrong_bytes_that_raise_nothing(healthy, tmp_
     words = ["frozen", "language", "model", "linear"]
     assert index.search(words, 5) == sync_index(db, None, Index()).search(words, 5)
     assert index.damage is None and index.generation == 1
+
+
+@pytest.mark.parametrize("kind", ["seg-docs", "seg-offsets", "alive", "doc_len", "ids-keys"])
+def test_a_damaged_npy_header_is_healed_too(healthy, tmp_path, kind):
+    """Bytes inside a .npy header make numpy's header parser raise (TokenError, SyntaxError...),
+    not a ValueError: the folder is still rebuilt, never a traceback on every start."""
+    path = damaged_copy(healthy, tmp_path, kind, 0.0)
+    file = index_dir(path) / name_of_file(
+        json.loads((index_dir(path) / "meta.json").read_text()), kind
+    )
+    with open(file, "r+b") as fh:
+        fh.seek(60)
+        fh.write(b"((((((((")  # an unclosed bracket in the header's dict: TokenError
+    answer, done = top1(path)
+    assert answer == healthy[1] and "Traceback" not in done.stderr
+    assert Index.load(index_dir(path), check_now=True) is not None

@@ -48,12 +48,21 @@ def top_title(result: subprocess.CompletedProcess) -> str:
     return json.loads(result.stdout)["results"][0]["title"]
 
 
-@pytest.mark.parametrize("name", [*vec.FILES, "meta.json"])
-def test_bytes_overwritten_in_a_vectors_file_are_found_and_healed(seeded: Path, name: str):
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        *((name, "middle") for name in (*vec.FILES, "meta.json")),
+        ("paper.npy", 60),
+        ("starts.npy", 60),
+    ],
+)
+def test_bytes_overwritten_in_a_vectors_file_are_found_and_healed(seeded: Path, name, where):
+    """In the data (only a checksum can tell) or in a .npy header (numpy's parser raises)."""
     path = vec.vectors_dir(seeded) / name
     data = bytearray(path.read_bytes())
-    at = len(data) // 2
-    data[at : at + 16] = b"\xff" * 16  # same size, in place: only a checksum can tell
+    at = len(data) // 2 if where == "middle" else where
+    junk = b"\xff" * 16 if where == "middle" else b"(" * 16  # a header's unclosed bracket
+    data[at : at + 16] = junk  # same size, in place
     path.write_bytes(bytes(data))
     assert "Remote Sensing" in top_title(paperbot(seeded, "ask", RS_QUESTION, "--json"))
     healed = vec.Vectors.load(vec.vectors_dir(seeded), sem.MODEL_NAME)

@@ -180,7 +180,7 @@ def load(cls: type[Index], folder: Path, check_now: bool | None) -> Index | None
             index.verified = problem is None and check.worth_checking_now(index, check_now)
             if index.verified:
                 problem = check.checksums(folder, meta) or check.postings(index)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError) as exc:
+        except Exception as exc:  # numpy reading a damaged header raises TokenError, SyntaxError...
             problem = f"{type(exc).__name__}: {exc}"
     if problem is not None:
         log.warning("index folder %s is damaged (%s): rebuilding it", folder, problem)
