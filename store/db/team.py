@@ -150,6 +150,9 @@ def deleted_since(
     return [(row[0], row[1]) for row in rows]
 
 
+# ---------------------------------------------------------------- the collection's figures
+
+
 def stats(db: sqlite_utils.Database) -> dict[str, Any]:
     """Collection figures for `paperbot stats` and /stats."""
     last = db.execute("select at, name from imports order by id desc limit 1").fetchone()
