@@ -3,7 +3,9 @@
 What lives here: formatting (Answer -> HTML replies, pure), sending (the one way to reply),
 handlers/subscriptions/maintenance/access (thin handlers over plain `reply_for_*` functions),
 push and schedule (the digest, the ledger protocol, the daily fetch-then-push), lifecycle (the
-inbox of received updates and a bounded stop), app (the Application), config (settings), cli.
+inbox of received updates and a bounded stop), app (the Application), config (settings), cli
+(the `paperbot` command: cli.py registers the commands of cli_collection.py, cli_answers.py and
+cli_ops.py on the group in cli_base.py).
 
 May import: telegram, `store.answers` (the engine and its `chats`), `store.chats`, `store.db`
 (for the CLI's import/export/backup), `store.importers` (parsing and fetching feeds). Never

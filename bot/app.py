@@ -1,6 +1,6 @@
 """The python-telegram-bot Application: one builder chain, the handlers in order, the command menu.
 
-`build_application` does no I/O; `paperbot run` (bot/cli.py) starts it with polling or a webhook,
+`build_application` does no I/O; `paperbot run` (bot/cli_ops.py) starts it with polling or a webhook,
 and the end-to-end tests start it against a local Bot API stand-in through `TELEGRAM_API_URL`.
 """
 

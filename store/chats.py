@@ -4,7 +4,7 @@
 engine's SQLite connection and lock (one connection per process, used from worker threads), and
 each call holds the lock for its own statements only, never across a network request: the push
 marks a paper pending, lets go, sends, then takes the lock again to mark it sent. The SQL lives in
-store/db.py.
+store/db/ (ledger.py).
 
 `Inbox` keeps every Telegram update the bot received until it was handled, so a stop (SIGTERM, a
 crash) loses no question: what is still there at the next start is handled then, and an update
