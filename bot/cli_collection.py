@@ -323,11 +323,12 @@ def embed_cmd(ctx: Context, limit: int | None) -> None:
     pending = answers.unembedded() if limit is None else min(limit, answers.unembedded())
     with tqdm(total=pending, unit="paper", disable=pending == 0, file=sys.stderr) as bar:
         try:
-            done = answers.embed(max_papers=limit, progress=bar.update)
-        except KeyboardInterrupt:
+            with stop_on_signals():  # SIGTERM as Ctrl-C: embed() saves what it did, then stops
+                done = answers.embed(max_papers=limit, progress=bar.update)
+        except KeyboardInterrupt as stop:
             bar.close()
             click.echo("interrupted: what was embedded is saved; run it again to go on", err=True)
-            sys.exit(130)
+            sys.exit(128 + getattr(stop, "signum", signal.SIGINT))
         except OSError as exc:
             bar.close()
             fail(str(exc))

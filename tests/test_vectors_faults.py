@@ -82,3 +82,57 @@ def test_a_full_disk_while_saving_vectors_says_so_and_leaves_no_litter(seeded: P
     again = paperbot(seeded, "embed")  # with room again it catches up
     assert again.returncode == 0, again.stderr
     assert len(vec.Vectors.load(folder, sem.MODEL_NAME)) == 91
+
+
+def test_questions_work_from_a_read_only_folder(seeded: Path, tmp_path: Path):
+    """A database in a folder nobody may write (a read-only mount): `ask` answers, writes fail
+    with one line. Needs a bind mount (root); skipped where it cannot be made."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(seeded.parent), str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip("no read-only bind mount here")
+    try:
+        db = mount / seeded.name
+        assert "Remote Sensing" in top_title(paperbot(db, "ask", RS_QUESTION, "--json"))
+        refused = paperbot(db, "remove", "--demo")
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_sigterm_stops_embed_with_one_line_and_keeps_what_it_did(tmp_path: Path):
+    import time
+
+    db = tmp_path / "papers.db"
+    words = "kelp coral tundra glacier lichen dune reef moss fern delta".split()
+    papers = [
+        {
+            "id": f"t{i}",
+            "title": f"Mapping {words[i % 10]} number {i} from the air",
+            "abstract": f"We map {words[i % 10]} {i} with drones. It works well. We share the data.",
+        }
+        for i in range(400)
+    ]
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps(p) + "\n" for p in papers))
+    assert paperbot(db, "stats").returncode == 0  # the demo, then 400 papers of the team
+    assert paperbot(db, "import", str(tmp_path / "new.jsonl")).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "--db", str(db), "embed"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PAPERBOT_SEMANTIC": "on"},
+    )
+    time.sleep(5)
+    assert proc.poll() is None  # 400 papers take a minute or more
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err
+    assert "interrupted: what was embedded is saved" in err
+    kept = vec.Vectors.load(vec.vectors_dir(db), sem.MODEL_NAME)
+    assert kept is not None and len(kept) >= 91  # the bundled papers at least, saved
+    again = paperbot(db, "embed", "--limit", "3")  # resumes where it stopped
+    assert again.returncode == 0, again.stderr
+    assert len(vec.Vectors.load(vec.vectors_dir(db), sem.MODEL_NAME)) >= len(kept) + 3

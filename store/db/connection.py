@@ -52,7 +52,7 @@ def open_db(
     read_only = read_only or (path.exists() and not _writable(path))
     try:
         if read_only:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            conn = _connect_read_only(path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
@@ -66,6 +66,20 @@ def open_db(
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from None
     return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Read-only; in a folder this process cannot write, where SQLite cannot make the WAL's shared
+    memory file, as an immutable file (nobody can be writing it there anyway)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        return sqlite3.connect(
+            f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
 
 
 def _writable(path: Path) -> bool:
