@@ -161,10 +161,13 @@ def pack(
     return messages
 
 
-def digest_block(title: str, url: str | None, gist: str, code_url: str | None) -> str:
-    """A paper in the daily digest: linked title, one-sentence gist, code link."""
+def digest_block(
+    title: str, url: str | None, gist: str, code_url: str | None, why: str | None = None
+) -> str:
+    """A paper in the daily digest: linked title, one-sentence gist, code link, and why it is
+    there when the digest follows the team's taste."""
     head = link(url, title) if is_safe_url(url) else f"<b>{esc(title)}</b>"
-    lines = [f"• {head}", esc(gist)]
+    lines = [f"• {head}", esc(gist), f"<i>{esc(why)}</i>" if why else ""]
     if is_safe_url(code_url):
         lines.append(link(code_url, "code"))
     return "\n".join(line for line in lines if line)

@@ -27,6 +27,9 @@ MAX_CANDIDATES = 1000
 Send = Callable[[int, str], Awaitable[Any]]  # (chat_id, html text) -> telegram Message
 
 
+LIKE_OURS = "like-ours"  # a chat's taste: the digest ranked by closeness to the team's papers
+
+
 @dataclass
 class DigestPart:
     """One message of a digest and the papers it carries."""
@@ -48,12 +51,17 @@ class ChatPush:
     texts: list[str] = field(default_factory=list)  # a dry run's messages, as they would be sent
 
 
-def digest_parts(papers: list[dict[str, Any]], more: int) -> list[DigestPart]:
-    """The digest as messages under Telegram's limit, split only between papers."""
+def digest_parts(
+    papers: list[dict[str, Any]], more: int, why: dict[str, str] | None = None
+) -> list[DigestPart]:
+    """The digest as messages under Telegram's limit, split only between papers; `why` gives a
+    paper's reason line ("close to: <team paper>")."""
     blocks = [f"<b>New papers ({len(papers) + more})</b>"]
     for paper in papers:
         code = next((link["url"] for link in paper["links"] if link["kind"] == "code"), None)
-        blocks.append(fmt.digest_block(paper["title"], paper_url(paper), paper_gist(paper), code))
+        reason = (why or {}).get(paper["id"])
+        gist = paper_gist(paper)
+        blocks.append(fmt.digest_block(paper["title"], paper_url(paper), gist, code, reason))
     if more:
         blocks.append(f"…and {more} more - /latest")
     return [
@@ -71,11 +79,15 @@ async def push_chat(
     ids = answers.chats.undelivered(chat_id, sub["since_rowid"] or 0, MAX_CANDIDATES)
     if sub.get("keywords") and ids:
         ids = answers.matching(sub["keywords"], ids)
+    why = None
+    if sub.get("taste") == LIKE_OURS and ids:
+        ranked = await asyncio.to_thread(answers.like_ours, ids)
+        ids, why = [p for p, _ in ranked], {p: f"close to: {t}" for p, t in ranked}
     if not ids:
         return outcome
     shown, rest = ids[:DIGEST_PAPERS], ids[DIGEST_PAPERS:]
     found = answers.papers(shown)
-    parts = digest_parts([found[i] for i in shown if i in found], len(rest))
+    parts = digest_parts([found[i] for i in shown if i in found], len(rest), why)
     if dry_run:
         outcome.sent, outcome.summarized, outcome.messages = shown, rest, len(parts)
         outcome.texts = [part.text for part in parts]

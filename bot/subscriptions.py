@@ -18,6 +18,7 @@ from bot import formatting as fmt
 from bot.access import may_manage_chat
 from bot.config import Settings
 from bot.formatting import Reply
+from bot.push import LIKE_OURS
 from bot.schedule import DEFAULT_TIME, schedule_pushes
 from bot.sending import argument, send
 from store.answers import Answers, clean_query
@@ -27,15 +28,22 @@ ADMINS_ONLY = "Only this group's administrators can change its subscription."
 SETTINGS_USAGE = (
     "Usage: /settings to see them; /settings time 08:30; /settings timezone Europe/Berlin; "
     "/settings keywords remote sensing (or: /settings keywords off); "
-    "/settings scope team (answers from the team's papers) or /settings scope all"
+    "/settings scope team (answers from the team's papers) or /settings scope all; "
+    "/settings taste like-ours (the digest: papers close to the team's) or /settings taste all"
 )
 
 
 def reply_for_subscribe(answers: Answers, chat_id: int, title: str, keywords: str) -> list[Reply]:
-    """Subscribe the chat (keywords optional) and say what it will receive."""
+    """Subscribe the chat (keywords optional, or `like-ours`: the team's taste) and say what it
+    will receive."""
     keywords = clean_query(keywords)[:MAX_KEYWORDS_CHARS]
+    taste = LIKE_OURS if keywords.lower() == LIKE_OURS else ""
+    keywords = "" if taste else keywords
     answers.chats.subscribe(chat_id, title, keywords)
+    answers.chats.set_setting(chat_id, "taste", taste)
     what = f"new papers matching <b>{fmt.esc(keywords)}</b>" if keywords else "every new paper"
+    if taste:
+        what = "the new papers closest to the team's own (each says which one)"
     return fmt.text_reply(
         f"Subscribed: this chat gets a daily digest of {what}. /settings shows when."
     )
@@ -52,7 +60,11 @@ def reply_for_unsubscribe(answers: Answers, chat_id: int) -> list[Reply]:
 def describe(sub: dict | None, settings: Settings) -> str:
     """A chat's settings in one short message: the push, and what questions are answered from."""
     scope = "the team's papers only" if (sub or {}).get("scope") == "team" else "every paper"
-    return f"{describe_push(sub, settings)}\nAnswers from: {scope} (/settings scope team|all)"
+    taste = "close to the team's papers" if (sub or {}).get("taste") == LIKE_OURS else "all"
+    return (
+        f"{describe_push(sub, settings)}\nDigest: {taste} (/settings taste like-ours|all)\n"
+        f"Answers from: {scope} (/settings scope team|all)"
+    )
 
 
 def describe_push(sub: dict | None, settings: Settings) -> str:
@@ -83,6 +95,10 @@ def parse_change(args: str) -> tuple[str, str | None] | str:
         except (ZoneInfoNotFoundError, ValueError):
             return "Unknown time zone; use an IANA name such as Europe/Berlin or America/New_York."
         return "timezone", value
+    if field == "taste":
+        if value.lower() not in (LIKE_OURS, "all"):
+            return "The taste is like-ours (close to the team's papers) or all, e.g. /settings taste like-ours"
+        return "taste", "" if value.lower() == "all" else LIKE_OURS
     if field == "scope":
         if value.lower() not in ("team", "all"):
             return "The scope is team (the team's own papers) or all, e.g. /settings scope team"
@@ -102,8 +118,8 @@ def reply_for_settings(
         change = parse_change(args)
         if isinstance(change, str):
             return fmt.text_reply(fmt.esc(change))
-        if change[0] == "scope":  # a chat setting: kept whether or not the chat is subscribed
-            sub = answers.chats.set_setting(chat_id, "scope", change[1])
+        if change[0] in ("scope", "taste"):  # chat settings, kept subscribed or not
+            sub = answers.chats.set_setting(chat_id, change[0], change[1])
             return fmt.text_reply(describe(sub, settings))
         if not sub or not sub["active"]:
             return fmt.text_reply(describe(sub, settings))

@@ -55,6 +55,7 @@ _ABOUT_A_PAPER = set(
     tokenize("paper papers work model method about explain what is the one code repo github")
 )
 LEXICAL_CANDIDATES = 20
+LIKE_OURS_FLOOR = 2.0  # standard deviations above the collection on the team's direction
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 
 
@@ -559,6 +560,51 @@ class Answers(SemanticStage):
             self._hit(papers[pid], s, 0.0, terms, gist=True) for pid, s in found if pid in papers
         ]
         return Answer(paper["title"], results, total=len(results), terms=terms)
+
+    def like_ours(self, paper_ids: list[str]) -> list[tuple[str, str]]:
+        """The papers close to the team's own, closest first, each with the title of the team
+        paper it is close to ("close to: ..." in the digest); the rest are dropped.
+
+        By meaning where the papers have vectors (embedded first if they are waiting: the digest
+        comes right after the daily fetch): a paper counts when it stands LIKE_OURS_FLOOR standard
+        deviations above the collection in the direction of the team's papers. Without the semantic
+        stage, by words: a paper whose most telling words pass the no-answer rule against a team
+        paper's words."""
+        team = store_db.team_paper_ids(self.db)
+        if not team or not paper_ids:
+            return []
+        if self.encoder is not None and self.unembedded():
+            self.embed()
+        with self._lock:
+            close = self.closest_team_papers(paper_ids, team)
+            found = [(p, t, z) for p, (t, z) in close.items() if z >= LIKE_OURS_FLOOR]
+            if self.encoder is None:
+                found = self._like_ours_by_words(paper_ids, team)
+            titles = store_db.get_papers(self.db, [t for _, t, _ in found])
+        found.sort(key=lambda x: -x[2])
+        return [(p, titles[t]["title"]) for p, t, _ in found if t in titles]
+
+    def _like_ours_by_words(
+        self, paper_ids: list[str], team: list[str]
+    ) -> list[tuple[str, str, float]]:
+        """(paper, team paper, coverage) for papers whose 25 most telling words pass the
+        no-answer rule against a team paper's words."""
+        team_papers = store_db.get_papers(self.db, team)
+        out = []
+        for pid in paper_ids:
+            if pid in team_papers:
+                continue
+            tfs = self.term_frequencies(pid)
+            weights = {t: tf * self.index.idf_of(t) for t, tf in tfs.items()}
+            spec = self._specificity(sorted(weights, key=weights.get, reverse=True)[:25])
+            judged = [
+                (self._relevant(spec, self._doc_terms(paper)), tid)
+                for tid, paper in team_papers.items()
+            ]
+            (ok, coverage), tid = max(judged, key=lambda j: j[0][1])
+            if ok:
+                out.append((pid, tid, coverage))
+        return out
 
     def matching(self, keywords: str, paper_ids: list[str]) -> list[str]:
         """Which of these papers a subscription's keywords select, by BM25 and the no-answer rule."""

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 SEMANTIC_CANDIDATES = 30  # papers the embedding proposes beside BM25's
 EMBED_BATCH = 16
 VECTORS_SAVE_SECONDS = 300.0
+BACKGROUND = 2000  # papers sampled to learn how close the collection is to a team paper
 
 
 class SemanticStage:
@@ -171,3 +172,34 @@ class SemanticStage:
         if not all(np.isfinite(v) for v in found.values()):
             return {}
         return found
+
+    def closest_team_papers(
+        self, paper_ids: list[str], team_ids: list[str]
+    ) -> dict[str, tuple[str, float]]:
+        """For each embedded paper: how much it is the team's kind of paper, and the team paper
+        it is closest to. The kind is a direction: the mean of the team papers' vectors minus
+        the collection's (a sample of BACKGROUND others), so what all the field's papers share
+        (a small model finds them all alike) cancels and what the team's share stands out (a
+        Rocchio classifier). A paper's projection on it is a standard score against the
+        collection's projections."""
+        vectors = self.vectors
+        if vectors is None or not len(vectors):
+            return {}
+        team = [t for t in dict.fromkeys(team_ids) if t in vectors]
+        members = set(team)
+        others = np.array([r for p, r in vectors.row_of.items() if p not in members])
+        if not team or len(others) < 2:
+            return {}
+        sample = vectors.paper[np.random.default_rng(0).permutation(others)[:BACKGROUND]]
+        team_matrix = vectors.paper[[vectors.row_of[t] for t in team]]
+        kind = team_matrix.mean(0) - sample.mean(0)
+        background = sample @ kind
+        mean, spread = float(background.mean()), float(background.std()) + 1e-6
+        out = {}
+        for pid in paper_ids:
+            row = vectors.row_of.get(pid)
+            if row is None or pid in members:
+                continue
+            closest = team[int(np.argmax(team_matrix @ vectors.paper[row]))]
+            out[pid] = (closest, (float(vectors.paper[row] @ kind) - mean) / spread)
+        return out
