@@ -57,7 +57,12 @@ COMMANDS: list[tuple[str, str, str, str]] = [
         "2103.00020",
     ),
     ("remove", "ID", "remove a paper from the collection (admins)", "2103.00020"),
-    ("subscribe", "[KEYWORDS]", "a daily digest of new papers here (admins)", "remote sensing"),
+    (
+        "subscribe",
+        "[KEYWORDS | like-ours]",
+        "a daily digest of new papers here; like-ours: those close to the team's (admins)",
+        "remote sensing",
+    ),
     ("unsubscribe", "", "stop the daily digest (admins)", ""),
     ("settings", "", "digest time, time zone and keywords", ""),
     ("stats", "", "collection figures", ""),
