@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 MIN_LENGTH = 4  # shorter words have too many neighbours to guess from
-MAX_WORDS = 200_000  # the most frequent known terms are the correction targets
+MAX_WORDS = 50_000  # the most frequent known terms are the correction targets: ~0.5M variants,
+# tens of MB even for a collection of millions (1.4M terms at 1M papers, most of them rare)
 
 
 def one_edit(a: str, b: str) -> bool:
