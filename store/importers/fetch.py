@@ -76,9 +76,9 @@ class Fetcher:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 return self._get_once(url, params)
-            except _Retryable as exc:
+            except _Retryable as exc:  # retries are logged, the outcome is said once by the caller
                 last = str(exc)
-                log.warning("feed %s: attempt %d failed: %s", url, attempt + 1, last)
+                log.info("feed %s: attempt %d failed: %s", url, attempt + 1, last)
         raise FeedError(last)
 
     def _get_once(self, url: str, params) -> str:
