@@ -408,16 +408,18 @@ class Encoder:
         if folder.resolve() != SHIPPED_DIR:  # the shipped folder, however named, keeps MODEL_NAME
             self.name = _folder_name(folder)
         self._lock = threading.Lock()
+        # One BLAS thread for the process, set once: a 15-token question is faster on one core
+        # (BLAS threads cost more than they save on small matrices, and collapse when the machine
+        # is busy: p95 485 ms against 13 ms measured), the vectors' matrix products are as quick,
+        # and background embedding leaves the other core to questions.
+        threadpool_limits(limits=1, user_api="blas")
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, one row per text, in the texts' order."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        with self._lock, threadpool_limits(limits=1, user_api="blas"):
-            # one BLAS thread: a 15-token question is faster on one core (BLAS threads cost more
-            # than they save on small matrices, and collapse when the machine is busy: p95 485 ms
-            # against 13 ms measured), and background embedding leaves the other core to questions
+        with self._lock:
             encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)
             rows = [e.ids for e in encodings]
             for batch in length_batches([len(r) for r in rows]):
