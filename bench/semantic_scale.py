@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,7 +125,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "semantic-work")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:  # the serve phase, in a process of its own (its memory is the bot's)
+        print(json.dumps(serve(args.serve, json.loads((args.serve / "q.json").read_text()))))
+        return
     from store import semantic as sem
 
     encoder = sem.load_encoder()
@@ -132,7 +138,17 @@ def main() -> None:
         work = args.work / str(size)
         questions = build(size, work)
         vectors_s = fake_vectors(work, encoder.name, encoder.dim)
-        line = {"size": size, "vectors_write_s": round(vectors_s, 1), **serve(work, questions)}
+        (work / "q.json").write_text(json.dumps(questions))
+        served = subprocess.run(
+            [sys.executable, "-m", "bench.semantic_scale", "--serve", str(work)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        line = {"size": size, "vectors_write_s": round(vectors_s, 1)}
+        line.update(json.loads(served.stdout.strip().splitlines()[-1]))
+        line["loadavg"] = [round(x, 2) for x in os.getloadavg()]
         passages = size * (1 + WINDOWS_PER_PAPER)
         line["embed_passages_per_s"] = round(rate, 1)
         line["embed_whole_collection_h"] = round(passages / rate / 3600, 2)
