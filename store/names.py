@@ -52,11 +52,10 @@ class _Aliases(dict):
         ids = []
         for pid, title in store_db.titles_since(db, after_seq):
             ids.append(pid)
-            name = short_name(title)
-            for text in ([name] if name else []) + [title]:
-                key = self._add(self._titles, text, pid)
-                if key:
-                    changed.add(key)
+            name = short_name(title)  # not the whole title: BM25 finds that, and a million
+            key = self._add(self._titles, name, pid) if name else None  # titles cost memory
+            if key:
+                changed.add(key)
         for pid, links in store_db.links_for(db, ids).items():
             for link in links:
                 if link["kind"] in ("code", "model", "project", "demo"):
