@@ -3,7 +3,9 @@
 
     .venv/bin/python -m bench.run --sizes 10000 100000 1000000 --out bench/out/results.jsonl
 
-Prints one JSON line per size (and appends it to --out). `--phases serve --keep` re-measures a kept
+Prints one JSON line per size (and appends it to --out). The phases run with PAPERBOT_SEMANTIC=off
+(BM25 with expansion, the product's default minus the embedding stage, which bench/semantic_scale.py
+measures) unless --semantic is given. `--phases serve --keep` re-measures a kept
 bench/out/work-N, never deleted (its index rebuilt first if its format is stale: that shows in startup_s).
 Phases, all through the real code paths:
   import  upsert_papers(iter_file(jsonl)) per file, each committed file's papers counted by
@@ -13,6 +15,12 @@ Phases, all through the real code paths:
           snippets included (a warm-up pass, then the timed pass); every query's pruned top-10 is
           checked against the dense path; then 50 new papers and `Answers.refresh()`
   add     50 more papers as `paperbot import` adds them: a fresh process, parse + upsert + sync_index
+  throughput  questions per second: `Answers.ask` over the same questions in a loop for
+          --throughput-s seconds after a warm-up pass, in one process pinned to one core (its scan
+          in one slice, as on a one-core machine), in one unpinned process (the bot: one question at
+          a time under the engine's lock, the compiled scan split over the cores) and in one process
+          per core at once (their sum: what the machine gives); each also as questions per
+          second of the CPU time used (`_cpu`: what the cores give when no other work shares them)
   okapi   BM25Okapi over the same tokens: build time, get_scores per query, top-10 ids and scores
           compared with the index (skipped above --okapi-max papers)
 """
@@ -226,6 +234,99 @@ def phase_add(args) -> dict:
     }
 
 
+def _throughput_worker(db_path, questions, seconds, cpus, barrier, results) -> None:
+    """One process: open the engine, warm up, wait for the others, ask for `seconds`."""
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+        from store.index import scan
+
+        scan.SCAN_THREADS = len(cpus)  # slices as a machine with this many cores would cut
+    from store import db as store_db
+    from store.answers import Answers
+
+    answers = Answers(store_db.open_db(db_path), db_path)
+    for q in questions:  # warm: pages touched, numba loaded, caches filled
+        answers.ask(q)
+    barrier.wait()
+    times = []
+    cpu = time.process_time()  # every thread of this process: the scan's slices too
+    start = time.perf_counter()
+    deadline = start + seconds
+    i = 0
+    while True:
+        t = time.perf_counter()
+        if t >= deadline:
+            break
+        answers.ask(questions[i % len(questions)])
+        times.append((time.perf_counter() - t) * 1000)
+        i += 1
+    results.put(
+        (len(times), time.perf_counter() - start, time.process_time() - cpu, times, answers.stage)
+    )
+
+
+def _throughput(db_path, questions, seconds, processes: int, cpus) -> dict:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # nothing of store/ is loaded in this process yet
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=_throughput_worker,
+            args=(db_path, questions, seconds, cpus[i] if cpus else None, barrier, results),
+        )
+        for i in range(processes)
+    ]
+    for w in workers:
+        w.start()
+    got = [results.get() for _ in workers]
+    for w in workers:
+        w.join()
+    times = [t for _, _, _, ts, _ in got for t in ts]
+    cpu_s = sum(c for _, _, c, _, _ in got)
+    return {
+        "qps": round(sum(n / s for n, s, _, _, _ in got), 1),
+        # What the processes would answer with their cores to themselves: questions per second
+        # of CPU time each used (a shared machine's other work lowers qps, not this).
+        "qps_cpu": round(sum(n / c for n, _, c, _, _ in got if c > 0), 1),
+        "cpu_ms_per_ask": round(cpu_s * 1000 / max(1, sum(n for n, _, _, _, _ in got)), 2),
+        "asks": sum(n for n, _, _, _, _ in got),
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(pct(times, 0.95), 2),
+        "stage": got[0][4],
+    }
+
+
+def phase_throughput(args) -> dict:
+    db_path = args.work / "papers.db"
+    questions = json.loads((args.data / "questions.json").read_text())
+    seconds = args.throughput_s
+    cores = sorted(os.sched_getaffinity(0))
+    one_core = _throughput(db_path, questions, seconds, 1, [{cores[0]}])
+    one_process = _throughput(db_path, questions, seconds, 1, None)
+    per_core = _throughput(db_path, questions, seconds, len(cores), None)
+    return {
+        "qps_one_core": one_core["qps"],
+        "qps_one_core_p50_p95_ms": [one_core["p50_ms"], one_core["p95_ms"]],
+        "qps_one_process": one_process["qps"],
+        "qps_one_process_p50_p95_ms": [one_process["p50_ms"], one_process["p95_ms"]],
+        "qps_all_cores": per_core["qps"],
+        "qps_all_cores_p50_p95_ms": [per_core["p50_ms"], per_core["p95_ms"]],
+        "qps_one_core_cpu": one_core["qps_cpu"],
+        "qps_one_process_cpu": one_process["qps_cpu"],
+        "qps_all_cores_cpu": per_core["qps_cpu"],
+        "cpu_ms_per_ask": [
+            one_core["cpu_ms_per_ask"],
+            one_process["cpu_ms_per_ask"],
+            per_core["cpu_ms_per_ask"],
+        ],
+        "qps_cores": len(cores),
+        "qps_seconds": seconds,
+        "qps_stage": one_core["stage"],  # "bm25+expansion": the semantic stage off
+        "qps_loadavg_before": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def phase_okapi(args) -> dict:
     import numpy as np
     from rank_bm25 import BM25Okapi
@@ -278,6 +379,7 @@ PHASES = {
     "import": phase_import,
     "serve": phase_serve,
     "add": phase_add,
+    "throughput": phase_throughput,
     "okapi": phase_okapi,
 }
 
@@ -294,7 +396,9 @@ def run_size(args, size: int) -> dict:
         env["PAPERBOT_SEMANTIC"] = (
             "off"  # the embedding stage is its own benchmark; this one is BM25
         )
-    phases = ["generate", "import", "serve", "add"] + (["okapi"] if size <= args.okapi_max else [])
+    phases = ["generate", "import", "serve", "add", "throughput"] + (
+        ["okapi"] if size <= args.okapi_max else []
+    )
     if args.phases:
         phases = [p for p in phases if p in args.phases]
         row["phases"] = phases
@@ -317,6 +421,8 @@ def run_size(args, size: int) -> dict:
             str(args.okapi_queries),
             "--seed",
             str(args.seed),
+            "--throughput-s",
+            str(args.throughput_s or (30.0 if size >= 100_000 else 3.0)),
         ]
         t = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
@@ -346,6 +452,12 @@ def main() -> None:
         "--okapi-max", type=int, default=1_000_000, help="largest size to run BM25Okapi at"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--throughput-s",
+        type=float,
+        help="seconds of asking per throughput measurement, three of them per size (default 30;"
+        " 3 below 100,000 papers, where they already hold thousands of questions)",
+    )
     parser.add_argument(
         "--semantic", action="store_true", help="leave the optional embedding stage on"
     )
