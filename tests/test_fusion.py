@@ -247,3 +247,15 @@ async def test_the_running_bot_embeds_new_papers_in_the_background(tmp_path, api
         assert answers.unembedded() == 0 and len(answers.vectors) == 91
     saved = vec.Vectors.load(vec.vectors_dir(path), "toy-hash-encoder")
     assert saved is not None and len(saved) == 91
+
+
+def test_a_big_collection_never_makes_a_question_wait_for_the_names_table(tmp_path, monkeypatch):
+    """Above NAMES_BUILT_BY_ASK papers (here: 10) ask leaves the table to /repo (59 s at 3M)."""
+    from store import lexical
+
+    monkeypatch.setattr(lexical, "NAMES_BUILT_BY_ASK", 10)
+    db, path = seeded(tmp_path)
+    answers = Answers(db, path, semantic=False)
+    assert answers.ask("clip paper?") is not None and answers._aliases is None
+    assert answers.repo("CLIP").results  # /repo builds it
+    assert answers._aliases is not None
