@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.evaluate import question_sets  # noqa: E402
-from store import db as store_db  # noqa: E402
-from store import semantic as sem  # noqa: E402
-from store.answers import Answers  # noqa: E402
-from store.evaluation import evaluate  # noqa: E402
+from store.answers.engine import Answers  # noqa: E402
+from store.answers.evaluation import evaluate  # noqa: E402
+from store.collection import db as store_db  # noqa: E402
+from store.semantic import stage as sem  # noqa: E402
 
 
 def dev_sets() -> dict[str, list[dict]]:

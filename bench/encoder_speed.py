@@ -33,10 +33,10 @@ def measure(repeat: int) -> dict:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from store import db as store_db
-    from store.encoder import Encoder
-    from store.importers import listing
-    from store.semantic import paper_passages
+    from store.collection import db as store_db
+    from store.collection.importers import listing
+    from store.semantic.encoder import Encoder
+    from store.semantic.stage import paper_passages
 
     start = time.perf_counter()
     encoder = Encoder()

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from store import db as store_db  # noqa: E402
-from store import semantic as sem  # noqa: E402
-from store.answers import Answers  # noqa: E402
-from store.evaluation import evaluate, facts, latency, load_questions, refusals  # noqa: E402
+from store.answers.engine import Answers  # noqa: E402
+from store.answers.evaluation import evaluate, facts, latency, load_questions, refusals  # noqa: E402
+from store.collection import db as store_db  # noqa: E402
+from store.semantic import stage as sem  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 # literal: reuse the abstracts' words. paraphrase: the development set of earlier work.

@@ -89,9 +89,9 @@ def phase_generate(args) -> dict:
 
 
 def phase_import(args) -> dict:
-    from store import db as store_db
-    from store.importers import iter_file
-    from store.index import IndexSync, index_dir
+    from store.collection import db as store_db
+    from store.collection.importers import iter_file
+    from store.search.index import IndexSync, index_dir
 
     db_path = args.work / "papers.db"
     if args.work.exists():
@@ -152,9 +152,9 @@ def phase_import(args) -> dict:
 
 
 def phase_serve(args) -> dict:
-    from store import db as store_db
-    from store.answers import Answers
-    from store.importers import parse_text, read_file
+    from store.answers.engine import Answers
+    from store.collection import db as store_db
+    from store.collection.importers import parse_text, read_file
 
     db_path = args.work / "papers.db"
     questions = json.loads((args.data / "questions.json").read_text())
@@ -220,9 +220,9 @@ def phase_serve(args) -> dict:
 
 
 def phase_add(args) -> dict:
-    from store import db as store_db
-    from store.importers import parse_text, read_file
-    from store.index import sync_index
+    from store.collection import db as store_db
+    from store.collection.importers import parse_text, read_file
+    from store.search.index import sync_index
 
     db_path = args.work / "papers.db"
     t0 = time.perf_counter()
@@ -245,11 +245,11 @@ def _throughput_worker(db_path, questions, seconds, cpus, barrier, results) -> N
     """One process: open the engine, warm up, wait for the others, ask for `seconds`."""
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
-        from store.index import scan
+        from store.search.index import scan
 
         scan.SCAN_THREADS = len(cpus)  # slices as a machine with this many cores would cut
-    from store import db as store_db
-    from store.answers import Answers
+    from store.answers.engine import Answers
+    from store.collection import db as store_db
 
     answers = Answers(store_db.open_db(db_path), db_path)
     first = time.perf_counter()
@@ -343,9 +343,9 @@ def phase_okapi(args) -> dict:
     import numpy as np
     from rank_bm25 import BM25Okapi
 
-    from store import db as store_db
-    from store.answers import Answers
-    from store.index import document_tokens, sync_index
+    from store.answers.engine import Answers
+    from store.collection import db as store_db
+    from store.search.index import document_tokens, sync_index
 
     db_path = args.work / "papers.db"
     db = store_db.open_db(db_path)

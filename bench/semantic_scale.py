@@ -36,9 +36,9 @@ WINDOWS_PER_PAPER = 5  # the bundled papers have 4.5 windows on average
 def build(size: int, work: Path) -> list[str]:
     """A synthetic collection of `size` papers with its index; returns the questions."""
     from bench import synth
-    from store import db as store_db
-    from store.importers import iter_file
-    from store.index import sync_index
+    from store.collection import db as store_db
+    from store.collection.importers import iter_file
+    from store.search.index import sync_index
 
     if work.exists():
         shutil.rmtree(work)
@@ -54,8 +54,8 @@ def build(size: int, work: Path) -> list[str]:
 
 def fake_vectors(work: Path, model: str, dim: int) -> float:
     """Random unit vectors for every paper, saved as `paperbot embed` would; returns seconds."""
-    from store import db as store_db
-    from store import vectors as vec
+    from store.collection import db as store_db
+    from store.semantic import vectors as vec
 
     started = time.perf_counter()
     db = store_db.open_db(work / "papers.db")
@@ -78,10 +78,10 @@ def fake_vectors(work: Path, model: str, dim: int) -> float:
 
 def serve(work: Path, questions: list[str]) -> dict:
     """Start-up, then `ask` over the questions (a warm-up pass, then the timed pass)."""
-    from store import db as store_db
-    from store import vectors as vec
-    from store.answers import Answers
-    from store.evaluation import latency
+    from store.answers.engine import Answers
+    from store.answers.evaluation import latency
+    from store.collection import db as store_db
+    from store.semantic import vectors as vec
 
     t0 = time.perf_counter()
     db = store_db.open_db(work / "papers.db")
@@ -108,8 +108,8 @@ def serve(work: Path, questions: list[str]) -> dict:
 
 def throughput() -> float:
     """Passages (title plus three sentences) the real model embeds per second, batched."""
-    from store import semantic as sem
-    from store.importers import listing
+    from store.collection.importers import listing
+    from store.semantic import stage as sem
 
     encoder = sem.load_encoder()
     records = listing.parse((ROOT / "store" / "data" / "seed_listing.txt").read_text())
@@ -130,7 +130,7 @@ def main() -> None:
     if args.serve:  # the serve phase, in a process of its own (its memory is the bot's)
         print(json.dumps(serve(args.serve, json.loads((args.serve / "q.json").read_text()))))
         return
-    from store import semantic as sem
+    from store.semantic import stage as sem
 
     encoder = sem.load_encoder()
     rate = throughput()

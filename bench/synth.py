@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from store.db import bundled_listing
-from store.importers import listing
+from store.collection.db import bundled_listing
+from store.collection.importers import listing
 from store.text import STOPWORDS
 
 PER_FILE = (

@@ -7,7 +7,7 @@ inbox of received updates and a bounded stop), app (the Application), config (se
 (the `paperbot` command: cli.py registers the commands of cli_collection.py, cli_answers.py and
 cli_ops.py on the group in cli_base.py).
 
-May import: telegram, `store.answers` (the engine and its `chats`), `store.chats`, `store.db`
-(for the CLI's import/export/backup), `store.importers` (parsing and fetching feeds). Never
+May import: telegram, `store.answers.engine` (the engine and its `chats`), `store.collection.chats`, `store.collection.db`
+(for the CLI's import/export/backup), `store.collection.importers` (parsing and fetching feeds). Never
 `sqlite3` and never the engine's connection or lock: the database is reached through `Answers`.
 """

@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.lifecycle import InboxQueue, PaperbotApplication, TrackingRateLimiter, open_inbox
 from bot.maintenance import fetch_now, push_now
 from bot.schedule import schedule_pushes
-from store.answers import Answers
+from store.answers.engine import Answers
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ def print_answer(answer, as_json: bool, scores: bool = True) -> None:
     """One JSON object, or a short human-readable listing with titles and snippets cut as the
     bot cuts them (an abstract without sentence breaks can make a 40,000-character snippet)."""
     from bot.formatting import SNIPPET_CHARS, TITLE_CHARS
-    from store.answers import shorten
+    from store.answers.engine import shorten
 
     if as_json:
         emit(answer.to_json())
@@ -70,7 +70,7 @@ def topic_cmd(ctx: Context, words: str, page: int, as_json: bool, limit: int) ->
 @click.pass_obj
 def repo_cmd(ctx: Context, name: str, as_json: bool, limit: int) -> None:
     """Code and other links of a paper, found by name, acronym or words."""
-    from store.answers import NO_CODE_LINK
+    from store.answers.engine import NO_CODE_LINK
 
     answer = engine(ctx).repo(name, limit=limit)
     print_answer(answer, as_json)
@@ -124,7 +124,7 @@ def paper_cmd(ctx: Context, paper_id: str, as_json: bool) -> None:
 @click.pass_obj
 def latest_cmd(ctx: Context, limit: int, as_json: bool) -> None:
     """The most recently added papers, newest first, with a gist each (the bot's /latest)."""
-    from store.answers import Answer
+    from store.answers.engine import Answer
 
     hits = engine(ctx).latest(limit)
     print_answer(Answer("latest", hits, total=len(hits)), as_json, scores=False)

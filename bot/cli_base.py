@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from store import db as store_db
+from store.collection import db as store_db
 
 
 class Context:
@@ -96,7 +96,7 @@ def cli(ctx: click.Context, db_path: str | None) -> None:
 
 def engine(ctx: Context):
     """The answer engine over this command's database (seeded and indexed on first use)."""
-    from store.answers import Answers
+    from store.answers.engine import Answers
 
     return Answers(ctx.db(), ctx.db_path)
 

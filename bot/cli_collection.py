@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli_base import Context, cli, emit, engine, fail
-from store import db as store_db
-from store.importers import FormatError, iter_file
+from store.collection import db as store_db
+from store.collection.importers import FormatError, iter_file
 
 if TYPE_CHECKING:  # imported where used: `paperbot ask` needs no HTTP client
-    from store.adding import LibraryImport
-    from store.importers.fetch import Fetcher
+    from store.collection.adding import LibraryImport
+    from store.collection.importers.fetch import Fetcher
 
 
 PROGRESS_THRESHOLD = 5000
@@ -83,9 +83,9 @@ def import_files(
     ctx: Context, paths: tuple[str, ...], as_json: bool, resolve: bool, progress: dict
 ) -> None:
     """The import command's work: each file in its own transaction, the index caught up."""
-    from store.adding import LibraryImport
-    from store.importers.fetch import Fetcher
-    from store.sync import IndexSaveError, IndexSync
+    from store.collection.adding import LibraryImport
+    from store.collection.importers.fetch import Fetcher
+    from store.search.sync import IndexSaveError, IndexSync
 
     db = ctx.db(seed=False)
     failed = None
@@ -154,7 +154,7 @@ def _library_counts(db, library: LibraryImport, fetcher: Fetcher | None) -> dict
     counts: dict = {"team": len(library.paper_ids)}
     missing = library.without_abstract(db)
     if fetcher is not None and missing:
-        from store.adding import fill_missing_abstracts
+        from store.collection.adding import fill_missing_abstracts
 
         fill = fill_missing_abstracts(db, missing, fetcher=fetcher, arxiv_url=arxiv_url_setting())
         counts["resolved"] = fill.filled
@@ -226,9 +226,9 @@ def add_cmd(
 ) -> None:
     """Add papers from arXiv by id (2103.00020, 2103.00020v2, cs/0112017), arXiv abs/pdf/html or
     huggingface.co/papers link, or 10.48550/arXiv.ID DOI; they become the team's papers."""
-    from store.adding import add_papers, fill_missing_abstracts
-    from store.importers.fetch import Fetcher
-    from store.index import sync_index
+    from store.collection.adding import add_papers, fill_missing_abstracts
+    from store.collection.importers.fetch import Fetcher
+    from store.search.index import sync_index
 
     if not refs and not missing_abstracts:
         raise click.UsageError("name at least one paper, or use --missing-abstracts")
@@ -302,8 +302,8 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
 
 def embedding_figures(db, db_path) -> dict:
     """How many papers have vectors (the rest are answered by BM25 alone until embedded)."""
-    from store import semantic as sem
-    from store import vectors as vec
+    from store.semantic import stage as sem
+    from store.semantic import vectors as vec
 
     saved = vec.saved_summary(db_path) if db_path else None
     state = "semantic stage on" if sem.wanted() else "semantic stage off (PAPERBOT_SEMANTIC=off)"
@@ -346,7 +346,7 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
     --demo, the bundled demo collection. Exits 1 when an id names no paper."""
     if not demo and not paper_ids:
         raise click.UsageError("say what to remove: paper ids, or --demo")
-    from store.index import sync_index
+    from store.search.index import sync_index
 
     db = ctx.db(seed=False)
     named = store_db.paper_ids_named(db, paper_ids)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from bot.cli_base import Context, cli, emit, engine, fail
-from store import db as store_db
+from store.collection import db as store_db
 
 
 @cli.group("subscriptions")
@@ -39,7 +39,7 @@ def subscriptions_list(ctx: Context, as_json: bool) -> None:
 def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> None:
     """Subscribe CHAT_ID (a group's is negative), to every new paper or to KEYWORDS."""
     from bot.subscriptions import MAX_KEYWORDS_CHARS
-    from store.answers import clean_query
+    from store.answers.engine import clean_query
 
     words = clean_query(" ".join(keywords))[:MAX_KEYWORDS_CHARS]  # as /subscribe cleans them
     sub = store_db.subscribe(ctx.db(seed=False), chat_id, "", words)
@@ -96,7 +96,7 @@ def run_cmd(
 
     from bot.app import build_application
     from bot.config import ConfigError, Settings, mask, setup_logging, validate_secret
-    from store.answers import Answers
+    from store.answers.engine import Answers
 
     try:
         settings = Settings.from_env()

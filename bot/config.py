@@ -1,7 +1,7 @@
 """Settings read once from the environment, and the log filter that keeps the bot token secret.
 
 The bot's settings are read here, once (deploy/.env.example lists them all; PAPERBOT_DB is also
-honoured by store.db for the CLI). Bad values raise `ConfigError` with a one-line message that
+honoured by store.collection.db for the CLI). Bad values raise `ConfigError` with a one-line message that
 never holds the token.
 """
 
@@ -16,7 +16,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from store.importers.fetch import DEFAULT_ARXIV_QUERY
+from store.collection.importers.fetch import DEFAULT_ARXIV_QUERY
 
 TOKEN_RE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # Telegram's rule for setWebhook secret_token
@@ -65,7 +65,9 @@ class Settings:
 
     token: str = field(repr=False)
     api_url: str | None = None  # python-telegram-bot's base_url, e.g. http://127.0.0.1:8081/bot
-    db_path: Path | None = None  # None: store.db's default (PAPERBOT_DB or the user data dir)
+    db_path: Path | None = (
+        None  # None: store.collection.db's default (PAPERBOT_DB or the user data dir)
+    )
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     allowed_chats: frozenset[int] = frozenset()

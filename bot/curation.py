@@ -2,7 +2,7 @@
 a paper the collection lacks, and /remove with its confirmation button.
 
 The `reply_for_*` functions are plain (tested without Telegram). The arXiv request runs in a worker
-thread without the engine's lock (`store.adding.look_up`), and only the write that follows takes
+thread without the engine's lock (`store.collection.adding.look_up`), and only the write that follows takes
 it (`Answers.add_found`), as the daily fetch does: a question asked meanwhile is answered at once.
 Who may do what: `bot.access.may_add` (PAPERBOT_ADD) and `may_curate` (/remove).
 """
@@ -21,9 +21,9 @@ from bot.access import may_add, may_curate
 from bot.config import Settings
 from bot.formatting import Callback, Reply
 from bot.sending import ButtonOutcome, argument, send
-from store import adding
-from store.answers import Answers
-from store.importers.fetch import Fetcher
+from store.answers.engine import Answers
+from store.collection import adding
+from store.collection.importers.fetch import Fetcher
 
 MAX_REFS = 20  # arguments of one /add
 ADD_REFUSED = "Only this chat's administrators and the bot's maintainers can add papers here."

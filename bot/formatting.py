@@ -24,7 +24,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
-from store.answers import NO_CODE_LINK, Answer, Hit, clean_query
+from store.answers.engine import NO_CODE_LINK, Answer, Hit, clean_query
 from store.text import shorten, word_cut
 
 MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096

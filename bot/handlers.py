@@ -25,7 +25,7 @@ from bot import formatting as fmt
 from bot.access import within_rate
 from bot.formatting import Reply
 from bot.sending import ButtonOutcome, argument, send
-from store.answers import Answers, clean_query
+from store.answers.engine import Answers, clean_query
 
 log = logging.getLogger(__name__)
 

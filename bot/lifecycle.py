@@ -3,7 +3,7 @@
 python-telegram-bot confirms fetched updates to Telegram (the next getUpdates offset, and once
 more when the updater stops) before their handlers have run, so holding back the acknowledgement
 cannot keep a question safe across a stop. Instead every update is written to the `inbox` table
-(store/chats.py) before it is queued, marked handled when its handler returns, and whatever is
+(store/collection/chats.py) before it is queued, marked handled when its handler returns, and whatever is
 still unhandled at the next start is handled then. An update Telegram delivers a second time is
 recognised by its id and dropped.
 
@@ -25,7 +25,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application
 
-from store.chats import Inbox
+from store.collection.chats import Inbox
 
 log = logging.getLogger(__name__)
 

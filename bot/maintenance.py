@@ -12,7 +12,7 @@ from bot.access import is_maintainer
 from bot.push import push_all, summary
 from bot.schedule import bot_sender, fetch_all
 from bot.sending import send
-from store.importers.fetch import FeedResult
+from store.collection.importers.fetch import FeedResult
 
 REFUSAL = "Only the bot's maintainers (PAPERBOT_ADMINS) can run /{name}."
 

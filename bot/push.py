@@ -1,7 +1,7 @@
 """The daily push: a digest of new papers into each subscribed chat, exactly once.
 
 `push_all` is the one job: `paperbot push` runs it now and the daily schedule runs it after a fetch.
-Delivery is recorded in the SQLite ledger (see store.db): pending before the message leaves, sent
+Delivery is recorded in the SQLite ledger (see store.collection.db): pending before the message leaves, sent
 once Telegram confirms, forgotten when the send surely failed (so the next run sends it again).
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 from telegram.error import Forbidden, TimedOut
 
 from bot import formatting as fmt
-from store.answers import Answers, paper_gist, paper_url
-from store.chats import Chats
+from store.answers.engine import Answers, paper_gist, paper_url
+from store.collection.chats import Chats
 
 log = logging.getLogger(__name__)
 

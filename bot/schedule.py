@@ -20,10 +20,10 @@ from telegram.ext import ContextTypes, Job, JobQueue
 
 from bot.config import FeedSettings
 from bot.push import push_all, summary
-from store import db as store_db
-from store.answers import Answers
-from store.importers import FormatError, parse_text
-from store.importers.fetch import (
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.collection.importers import FormatError, parse_text
+from store.collection.importers.fetch import (
     ARXIV_URL,
     HF_URL,
     FeedError,

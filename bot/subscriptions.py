@@ -21,7 +21,7 @@ from bot.formatting import Reply
 from bot.push import LIKE_OURS
 from bot.schedule import DEFAULT_TIME, schedule_pushes
 from bot.sending import argument, send
-from store.answers import Answers, clean_query
+from store.answers.engine import Answers, clean_query
 
 MAX_KEYWORDS_CHARS = 200
 ADMINS_ONLY = "Only this group's administrators can change its subscription."

@@ -1,4 +1,4 @@
-"""Make the model folder shipped in the package: store/model/all-MiniLM-L6-v2/.
+"""Make the model folder shipped in the package: store/semantic/model/all-MiniLM-L6-v2/.
 
     python scripts/convert_model.py [--precision float16|int8] [--out FOLDER]
 
@@ -18,7 +18,7 @@ from the original float32 weights (tests/data/minilm_reference.npz: 199 question
 
 int8 moves 22 questions' top-3 papers, so it fails the ranking check; float16 keeps every ranking
 torch separates by more than 5e-4, at half the size of float32. Whatever is stored, the encoder
-computes in float32 (store/encoder.py widens the weights once at load).
+computes in float32 (store/semantic/encoder.py widens the weights once at load).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def source_md(precision: str, weights_sha: str) -> str:
   as {precision}{" with a float16 scale per row" if precision == "int8" else ""}, biases and LayerNorm
   kept float32, `embeddings.position_ids` and the unused `pooler.*` dropped; tensor names unchanged.
   The converted `model.safetensors` has sha256 `{weights_sha}`.
-- paperbot's numpy encoder (store/encoder.py) widens everything to float32 at load;
+- paperbot's numpy encoder (store/semantic/encoder.py) widens everything to float32 at load;
   tests/test_encoder.py compares its vectors with torch's from the original weights.
 """
 

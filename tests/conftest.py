@@ -8,8 +8,8 @@ import pytest
 import pytest_asyncio
 from hypothesis import settings
 
-from store import db as store_db
-from store.answers import Answers
+from store.answers.engine import Answers
+from store.collection import db as store_db
 from tests.botapi import FakeBotAPI
 
 # Timing varies on a shared 2-core CI machine: properties are about behaviour, not speed.

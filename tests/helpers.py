@@ -9,7 +9,7 @@ import re
 import numpy as np
 
 from bot import formatting as fmt
-from store.index import Index
+from store.search.index import Index
 
 _TAG = re.compile(r'<(/?)(b|i|u|s|code|pre|a)(?: href="([^"<>]*)")?>')
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")

@@ -39,8 +39,8 @@ def start_writer(mode: str, db_path: Path, seconds: float) -> subprocess.Popen:
 
 
 def _hold(db_path: str, seconds: float) -> None:
-    from store import db as store_db
-    from store.importers import parse_text
+    from store.collection import db as store_db
+    from store.collection.importers import parse_text
 
     db = store_db.open_db(db_path)
     store_db.set_writer("paperbot fetch")
@@ -52,7 +52,7 @@ def _hold(db_path: str, seconds: float) -> None:
 
 
 def _bot(db_path: str, seconds: float) -> None:
-    from store import db as store_db
+    from store.collection import db as store_db
 
     db = store_db.open_db(db_path)
     store_db.set_writer("the bot (paperbot run)")

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from store import db as store_db
-from store.adding import (
+from store.collection import db as store_db
+from store.collection.adding import (
     ADDED,
     FAILED,
     NOT_FOUND,
@@ -24,8 +24,8 @@ from store.adding import (
     add_papers,
     fill_missing_abstracts,
 )
-from store.importers import parse_text
-from store.importers.fetch import USER_AGENT, Fetcher
+from store.collection.importers import parse_text
+from store.collection.importers.fetch import USER_AGENT, Fetcher
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer
 

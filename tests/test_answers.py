@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from store.answers import Answers, mark_terms
-from store.evaluation import evaluate, load_questions, refusals
+from store.answers.engine import Answers, mark_terms
+from store.answers.evaluation import evaluate, load_questions, refusals
 from store.text import split_sentences, tokenize
 from tests.conftest import DATA
 from tests.helpers import dense_weighted_scores
@@ -183,8 +183,8 @@ def test_matching_scores_only_the_given_papers(seed_answers: Answers):
 
 
 def test_term_frequencies_read_back_equal_what_the_index_counted(seed_answers: Answers):
-    from store import db as store_db
-    from store.index import count_document
+    from store.collection import db as store_db
+    from store.search.index import count_document
 
     for pid, _seq, title, abstract, links in list(store_db.iter_for_index(seed_answers.db))[:20]:
         counted = count_document(title, abstract, links)
@@ -195,8 +195,8 @@ def test_term_frequencies_read_back_equal_what_the_index_counted(seed_answers: A
 
 def test_acronyms_and_aliases_grow_with_imports(tmp_path):
     """New papers' acronyms expand queries and their names resolve, without a rescan."""
-    from store import db as store_db
-    from store.importers import parse_text
+    from store.collection import db as store_db
+    from store.collection.importers import parse_text
 
     path = tmp_path / "papers.db"
     answers = Answers.open(path)
@@ -221,8 +221,8 @@ def test_acronyms_and_aliases_grow_with_imports(tmp_path):
 
 def test_a_subscription_selects_a_paper_by_its_repository_name_as_ask_does(tmp_path):
     """The code link's words count for the no-answer rule in both `ask` and subscriptions."""
-    from store import db as store_db
-    from store.importers import parse_text
+    from store.collection import db as store_db
+    from store.collection.importers import parse_text
 
     answers = Answers.open(tmp_path / "papers.db")
     record = {

@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.clean import parse_arxiv_id
-from store.importers.arxiv_ids import OLD_ARCHIVES, ArxivRef, find_refs, parse_ref, valid_new_id
+from store.collection.clean import parse_arxiv_id
+from store.collection.importers.arxiv_ids import (
+    OLD_ARCHIVES,
+    ArxivRef,
+    find_refs,
+    parse_ref,
+    valid_new_id,
+)
 
 
 @pytest.mark.parametrize(

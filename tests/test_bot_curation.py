@@ -13,10 +13,10 @@ from bot import curation
 from bot import formatting as fmt
 from bot.app import build_application
 from bot.config import Settings
-from store import db as store_db
-from store.answers import Answers
-from store.importers import parse_text
-from store.importers.fetch import Fetcher
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.collection.importers import parse_text
+from store.collection.importers.fetch import Fetcher
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer

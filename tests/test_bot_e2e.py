@@ -30,7 +30,7 @@ from bot import handlers as h
 from bot.app import MAINTENANCE, bot_commands, build_application
 from bot.cli import cli
 from bot.config import ConfigError, Settings, TokenFilter, install_token_filter, mask
-from store.answers import Answer, Answers, Hit
+from store.answers.engine import Answer, Answers, Hit
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
 from tests.harness import polling
 from tests.helpers import assert_telegram_html

@@ -19,7 +19,7 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.config import FeedSettings, Settings
 from bot.schedule import fetch_all
-from store.answers import Answers
+from store.answers.engine import Answers
 from tests.botapi import DEFAULT_USER_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer

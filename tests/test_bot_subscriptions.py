@@ -15,9 +15,9 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
-from store import db as store_db
-from store.answers import Answers
-from store.importers import parse_text, read_file
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.collection.importers import parse_text, read_file
 from tests.botapi import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.harness import polling

@@ -112,7 +112,7 @@ def test_fetch_url_needs_a_source(db_path):
 
 
 def test_push_dry_run_lists_what_each_chat_would_get(db_path):
-    from store import db as store_db
+    from store.collection import db as store_db
 
     run(db_path, "stats")
     db = store_db.open_db(db_path)

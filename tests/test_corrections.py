@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from store import db as store_db
-from store.importers import parse_text
+from store.collection import db as store_db
+from store.collection.importers import parse_text
 from tests.processes import paperbot
 
 PAPERS = [

@@ -1,4 +1,4 @@
-"""The numpy all-MiniLM-L6-v2 (store/encoder.py) with the weights shipped in the package, against
+"""The numpy all-MiniLM-L6-v2 (store/semantic/encoder.py) with the weights shipped in the package, against
 torch's vectors from the original float32 weights (tests/data/minilm_reference.npz, made by
 scripts/make_reference.py): no torch needed here.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store import encoder as enc
+from store.semantic import encoder as enc
 from tests.conftest import DATA
 
 VEC_TOL = 5e-4  # max |difference| of a vector component

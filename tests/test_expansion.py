@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from store import db as store_db
-from store.answers import Answers
-from store.evaluation import evaluate, load_questions, refusals
-from store.expansion import (
+from store.answers.engine import Answers
+from store.answers.evaluation import evaluate, load_questions, refusals
+from store.collection import db as store_db
+from store.search.expansion import (
     Vocabulary,
     add_definitions,
     definitions_in,

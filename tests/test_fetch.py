@@ -7,8 +7,8 @@ from datetime import date
 import httpx
 import pytest
 
-from store import db as store_db
-from store.importers.fetch import USER_AGENT, Fetcher, fetch
+from store.collection import db as store_db
+from store.collection.importers.fetch import USER_AGENT, Fetcher, fetch
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer
 
@@ -101,7 +101,7 @@ def test_server_errors_are_retried(fresh_db, server):
 
 
 def test_huge_body_is_refused(fresh_db, server, monkeypatch):
-    monkeypatch.setattr("store.importers.fetch.MAX_BODY", 1000)
+    monkeypatch.setattr("store.collection.importers.fetch.MAX_BODY", 1000)
     url = server.route("/huge", b"[" + b" " * 5000 + b"]")
     [result, _] = fetch(fresh_db, Fetcher(retries=0, client=httpx.Client()), ("hf",), url=url)
     assert "over" in result.error and store_db.paper_count(fresh_db) == 0

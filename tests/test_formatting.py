@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import formatting as fmt
-from store.answers import NO_CODE_LINK, Answer, Hit, clean_query
+from store.answers.engine import NO_CODE_LINK, Answer, Hit, clean_query
 from tests.helpers import assert_telegram_html, buttons
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot import formatting as fmt
 from bot import handlers as h
-from store.answers import Answer, Hit, clean_query
+from store.answers.engine import Answer, Hit, clean_query
 from tests.helpers import assert_telegram_html
 
 # Control characters other than newline and tab: a reply must never echo them back to the user.

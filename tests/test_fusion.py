@@ -9,11 +9,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from store import db as store_db
-from store import semantic as sem
-from store import vectors as vec
-from store.answers import Answers
-from store.spelling import Speller, one_edit
+from store.answers.engine import Answers
+from store.answers.spelling import Speller, one_edit
+from store.collection import db as store_db
+from store.semantic import stage as sem
+from store.semantic import vectors as vec
 from store.text import tokenize
 
 
@@ -206,7 +206,7 @@ def test_a_short_lower_case_word_is_not_taken_for_a_name(bm25_only):
 
 def test_every_fact_question_quotes_its_fact(bm25_only):
     """tests/data/eval_facts.jsonl: numbers, dataset names, sizes, each reply must quote it."""
-    from store.evaluation import facts, load_questions
+    from store.answers.evaluation import facts, load_questions
     from tests.conftest import DATA
 
     result = facts(bm25_only, load_questions(DATA / "eval_facts.jsonl"))
@@ -251,7 +251,7 @@ async def test_the_running_bot_embeds_new_papers_in_the_background(tmp_path, api
 
 def test_a_big_collection_never_makes_a_question_wait_for_the_names_table(tmp_path, monkeypatch):
     """Above NAMES_BUILT_BY_ASK papers (here: 10) ask leaves the table to /repo (59 s at 3M)."""
-    from store import lexical
+    from store.answers import lexical
 
     monkeypatch.setattr(lexical, "NAMES_BUILT_BY_ASK", 10)
     db, path = seeded(tmp_path)

@@ -10,7 +10,7 @@ from telegram import Chat, Message, MessageEntity, User
 
 from bot import formatting as fmt
 from bot import handlers as h
-from store.answers import NO_CODE_LINK
+from store.answers.engine import NO_CODE_LINK
 from tests.botapi import compute_entities
 from tests.helpers import assert_telegram_html, buttons
 

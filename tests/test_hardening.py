@@ -30,9 +30,9 @@ from bot import handlers as h
 from bot.config import Settings
 from bot.push import push_all
 from bot.schedule import bot_sender
-from store import db as store_db
-from store.answers import Answers, clean_query
-from store.importers import parse_text, read_file
+from store.answers.engine import Answers, clean_query
+from store.collection import db as store_db
+from store.collection.importers import parse_text, read_file
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.harness import polling

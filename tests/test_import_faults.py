@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from store import db as store_db
-from store.index import Index, index_dir
-from store.index.persist import named_files, read_meta
+from store.collection import db as store_db
+from store.search.index import Index, index_dir
+from store.search.index.persist import named_files, read_meta
 from tests.jsonl_papers import write_papers
 
 ROOT = Path(__file__).resolve().parent.parent

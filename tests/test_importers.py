@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store import db as store_db
-from store.clean import clean_abstract, collapse_spaces, extract_links
-from store.importers import FormatError, parse_text, read_file
+from store.collection import db as store_db
+from store.collection.clean import clean_abstract, collapse_spaces, extract_links
+from store.collection.importers import FormatError, parse_text, read_file
 from tests.conftest import FIXTURES
 
 SEED_LINKS = [
@@ -260,7 +260,7 @@ def test_failed_write_leaves_database_untouched(seeded_db):
 
 
 def test_big_jsonl_parsed_in_a_pool_gives_the_same_records(tmp_path, monkeypatch):
-    from store import importers
+    from store.collection import importers
 
     lines = [
         json.dumps(
@@ -321,7 +321,7 @@ _LINKISH = list("ab.-/:@ \n\t()<>\"'`,") + [
 @given(st.lists(st.sampled_from(_LINKISH), max_size=20).map("".join))
 def test_link_extraction_matches_scanning_the_whole_text(text):
     """The needle pre-check and per-piece scan find exactly what the regex finds in the whole text."""
-    from store.clean import _LINK, fix_broken_schemes
+    from store.collection.clean import _LINK, fix_broken_schemes
 
     expected, seen = [], set()
     for match in _LINK.finditer(fix_broken_schemes(text)):
@@ -338,7 +338,7 @@ def test_link_extraction_matches_scanning_the_whole_text(text):
 def test_raw_text_is_stored_only_when_cleaning_changed_it(tmp_path):
     """Most abstracts need no cleaning: their raw text is not stored twice (half the database),
     yet every paper still exports its raw text, and re-importing the export changes nothing."""
-    from store.importers.jsonl import iter_records
+    from store.collection.importers.jsonl import iter_records
 
     db = store_db.open_db(tmp_path / "p.db")
     clean = {"id": "a1", "title": "Plain", "abstract": "Nothing to clean here."}

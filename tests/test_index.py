@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from store import db as store_db
-from store import sync as sync_mod
-from store.index import (
+from store.collection import db as store_db
+from store.search import sync as sync_mod
+from store.search.index import (
     INDEX_FORMAT,
     Index,
     document_tokens,
@@ -26,7 +26,7 @@ from store.index import (
     scan,
     sync_index,
 )
-from store.index import segment as segment_mod
+from store.search.index import segment as segment_mod
 from store.text import STOPWORDS, tokenize
 
 
@@ -394,7 +394,7 @@ def test_sync_index_in_a_pool_builds_the_same_index(tmp_path, monkeypatch):
     """The pool path (big catch-ups) gives exactly the sequential index: ids, term numbers,
     postings, lengths, mined acronyms; with a changed paper and more segments than one."""
     from bench import synth
-    from store.importers.jsonl import iter_records
+    from store.collection.importers.jsonl import iter_records
 
     model = synth.Model(seed=5, size=3_000)
     papers = synth.papers(model, 0, 3_000, seed=5)
@@ -424,8 +424,8 @@ def test_index_kept_current_file_by_file_equals_a_fresh_build(tmp_path, monkeypa
     one is written; a paper changed by a later file ends as its newer version. The result answers
     exactly as an index built afterwards from the final database."""
     from bench import synth
-    from store.importers.jsonl import iter_records
-    from store.index import IndexSync
+    from store.collection.importers.jsonl import iter_records
+    from store.search.index import IndexSync
 
     monkeypatch.setattr(sync_mod, "POOL_MIN", 500)
     monkeypatch.setattr(sync_mod, "POOL_CHUNK", 300)
@@ -556,7 +556,7 @@ def test_term_frequencies_over_255_keep_their_value_across_segments_and_merges(m
 def test_a_paper_that_only_gains_a_link_is_indexed_again(tmp_path):
     """Links not written in the abstract are part of the indexed text: a re-import that only adds
     one must reach the index (the paper gets a new seq), as a rebuild would."""
-    from store.importers.jsonl import iter_records
+    from store.collection.importers.jsonl import iter_records
 
     path = tmp_path / "papers.db"
     db = store_db.open_db(path)
@@ -586,7 +586,7 @@ def test_questions_of_common_words_without_numba_are_answered_by_maxscore(synthe
 def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
     """An error inside one slice of the scan (memory, interrupt) fails that question only: the
     accumulator shared by every question is zeroed and the next question is exact."""
-    from store.index import kernels
+    from store.search.index import kernels
 
     index, docs = synthetic
     monkeypatch.setattr(scan, "SCAN_MIN", 0)
@@ -614,7 +614,7 @@ def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
 def test_two_processes_saving_the_same_index_folder_leave_it_loadable(tmp_path):
     """The bot and a `paperbot import` both keep `<db>.index/`: whichever saves last, the folder
     holds a complete index (a segment whose files the other one's save removed is written again)."""
-    from store.importers.jsonl import iter_records
+    from store.collection.importers.jsonl import iter_records
 
     path = tmp_path / "papers.db"
     db = store_db.open_db(path)
@@ -707,7 +707,7 @@ def test_an_empty_keys_file_is_rebuilt_not_fatal(tmp_path):
 def test_a_bulk_catch_up_does_not_keep_the_dicts_of_strings(tmp_path, monkeypatch):
     """A refresh that meets a big import builds the dicts of terms and ids for its lookups, and
     drops them afterwards: the running bot stays at the string tables' memory."""
-    from store.importers.jsonl import iter_records
+    from store.collection.importers.jsonl import iter_records
 
     monkeypatch.setattr(sync_mod, "POOL_MIN", 10)
     monkeypatch.setattr(sync_mod, "POOL_CHUNK", 10)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store import db as store_db
-from store.index import Index, check, index_dir, scan, sync_index
+from store.collection import db as store_db
+from store.search.index import Index, check, index_dir, scan, sync_index
 
 QUESTION = "Which paper connects a frozen language model to images with just a linear layer?"
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_damaged_doc_numbers_in_a_big_folder_never_reach_the_compiled_scan(healt
     path = damaged_copy(healthy, tmp_path, "seg-docs", 0.5)
     damage_postings_of(path, "linear")
     force = (
-        "import store.index.check as c, store.index.scan as s\n"
+        "import store.search.index.check as c, store.search.index.scan as s\n"
         "c.CHECK_NOW_BYTES = 0; s.SCAN_MIN = 0; s.SCAN_RATIO = 0"
     )
     answer, done = top1(path, env_code=force)

@@ -1,4 +1,4 @@
-"""Index folders saved by the code before `store/index/` became a package (format 6, no checksums
+"""Index folders saved by the code before `store/search/index/` became a package (format 6, no checksums
 in meta.json) load as they are: no rebuild, the same answers. The old folder is made at test time by
 the old code itself, read from git history (skipped where the history is not at hand)."""
 
@@ -12,18 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from store import db as store_db
-from store.index import Index, index_dir, sync_index
+from store.collection import db as store_db
+from store.search.index import Index, index_dir, sync_index
 
 ROOT = Path(__file__).resolve().parent.parent
-OLD_COMMIT = "1e45cc72629aa9fe33d878111cb413d99d1e240c"  # the last commit with store/index.py
+OLD_COMMIT = (
+    "1e45cc72629aa9fe33d878111cb413d99d1e240c"  # the last commit with store/search/index.py
+)
 
 
 def _old_index_module(tmp_path: Path):
-    """store/index.py as of OLD_COMMIT, imported under another name."""
+    """store/search/index.py as of OLD_COMMIT, imported under another name."""
     try:
         source = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{OLD_COMMIT}:store/index.py"],
+            ["git", "-C", str(ROOT), "show", f"{OLD_COMMIT}:store/search/index.py"],
             capture_output=True,
             check=True,
             text=True,

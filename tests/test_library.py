@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.cli import cli
-from store import db as store_db
-from store.importers import FormatError, bibtex, csl_json, detect_format, parse_text, ris
+from store.collection import db as store_db
+from store.collection.importers import FormatError, bibtex, csl_json, detect_format, parse_text, ris
 from tests.conftest import FIXTURES
 
 LIBRARY = FIXTURES / "library"

@@ -8,8 +8,8 @@ import json
 from bot.config import Settings
 from bot.push import LIKE_OURS, push_chat
 from bot.subscriptions import reply_for_settings, reply_for_subscribe
-from store import db as store_db
-from store.importers import parse_text
+from store.collection import db as store_db
+from store.collection.importers import parse_text
 
 SETTINGS = Settings.from_env({"TELEGRAM_BOT_TOKEN": "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"})
 
@@ -85,7 +85,7 @@ def test_settings_switch_the_taste_and_a_plain_subscribe_resets_it(answers):
 
 
 async def test_without_the_semantic_stage_the_taste_goes_by_words(db_path, monkeypatch):
-    from store.answers import Answers
+    from store.answers.engine import Answers
 
     monkeypatch.setenv("PAPERBOT_SEMANTIC", "off")
     answers = Answers.open(db_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from store import db as store_db
+from store.collection import db as store_db
 from tests.conftest import FIXTURES
 from tests.processes import paperbot
 

@@ -7,8 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.answers import best_sentences, mark_terms
-from store.importers import FormatError, parse_text
+from store.answers.engine import best_sentences, mark_terms
+from store.collection.importers import FormatError, parse_text
 from store.text import split_sentences, tokenize
 
 ANY_TEXT = st.text(max_size=600)

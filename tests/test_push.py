@@ -7,9 +7,9 @@ from telegram import Bot
 
 from bot.push import DIGEST_PAPERS, digest_parts, push_all
 from bot.schedule import bot_sender
-from store import db as store_db
-from store.answers import Answers
-from store.importers import parse_text, read_file
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.collection.importers import parse_text, read_file
 from tests.conftest import FIXTURES
 from tests.helpers import assert_telegram_html
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from rank_bm25 import BM25Okapi
 
 from bot.cli import cli
-from store import db as store_db
-from store.answers import Answers
-from store.index import Index, document_tokens, index_dir, sync_index
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.search.index import Index, document_tokens, index_dir, sync_index
 from tests.test_index import sample_queries
 
 RS5M = "t-826d74fca928"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot import handlers as h
 from bot.config import Settings
 from bot.subscriptions import reply_for_settings
-from store import db as store_db
-from store.answers import Answers
+from store.answers.engine import Answers
+from store.collection import db as store_db
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP = -100777

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from store import db as store_db
-from store import semantic as sem
-from store.answers import Answers
-from store.evaluation import evaluate, load_questions, refusals
+from store.answers.engine import Answers
+from store.answers.evaluation import evaluate, load_questions, refusals
+from store.collection import db as store_db
+from store.semantic import stage as sem
 from tests.conftest import DATA
 
 

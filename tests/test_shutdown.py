@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from store.answers import Answers
+from store.answers.engine import Answers
 from tests.botapi import FakeBotAPI
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"

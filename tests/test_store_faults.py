@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from store import db as store_db
-from store.answers import Answers
-from store.importers import FormatError, iter_file, parse_text, read_file
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.collection.importers import FormatError, iter_file, parse_text, read_file
 from tests.conftest import FIXTURES
 
 
@@ -83,7 +83,7 @@ def test_billion_laughs_is_refused_without_expanding():
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr("store.importers.MAX_BYTES", 1024)
+    monkeypatch.setattr("store.collection.importers.MAX_BYTES", 1024)
     path = tmp_path / "huge.json"
     path.write_text("[" + " " * 5000 + "]")
     with pytest.raises(FormatError, match="over the"):

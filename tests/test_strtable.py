@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.strtable import StringTable, line_of
+from store.search.index.strtable import StringTable, line_of
 
 ODD = [
     "2401.00001",

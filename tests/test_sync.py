@@ -1,4 +1,4 @@
-"""The shared load/check/rebuild skeleton (`store.sync.current_or_fresh`), as the vectors use it."""
+"""The shared load/check/rebuild skeleton (`store.search.sync.current_or_fresh`), as the vectors use it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 
-from store import db as store_db
-from store.answers import Answers
+from store.answers.engine import Answers
+from store.collection import db as store_db
+from store.semantic.vectors import vectors_dir
 from store.text import tokenize
-from store.vectors import vectors_dir
 
 
 class BagEncoder:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from store import semantic as sem
-from store import vectors as vec
+from store.semantic import stage as sem
+from store.semantic import vectors as vec
 
 RS_QUESTION = "remote sensing image captioning"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from store import db as store_db
+from store.collection import db as store_db
 from tests.processes import paperbot, start, start_writer
 
 

@@ -1,0 +1,69 @@
+"""The names papers go by: a title's short name ("CroCo"), repository and model names from their
+links ("github.com/openai/CLIP" -> clip), normalized, for `/repo` and for questions that name a
+paper. Built from the database and extended as papers arrive."""
+
+from __future__ import annotations
+
+import re
+
+from store.collection import db as store_db
+from store.collection.clean import short_name
+
+
+def _alias_key(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def _repo_names(url: str) -> list[str]:
+    """Names a link gives its paper: the repository, a sub-project, a model or a project host."""
+    rest = re.sub(r"^https?://(www\.)?", "", url.lower())
+    host, _, path = rest.partition("/")
+    parts = [p for p in path.split("/") if p]
+    names = []
+    if host in ("github.com", "gitlab.com", "huggingface.co") and len(parts) >= 2:
+        names.append(parts[-1] if host == "huggingface.co" else parts[1])
+        if "projects" in parts[:-1]:
+            names.append(parts[-1])
+    elif host.endswith(".github.io"):
+        names.append(host.split(".")[0])
+    return names
+
+
+class _Aliases(dict):
+    """Normalized name -> paper ids: names from titles first, then from links (each in the order
+    the papers were stored); grows with `add_papers`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._titles: dict[str, list[str]] = {}
+        self._links: dict[str, list[str]] = {}
+
+    @staticmethod
+    def _add(table: dict[str, list[str]], name: str, pid: str) -> str | None:
+        key = _alias_key(name)
+        if len(key) >= 2 and pid not in table.setdefault(key, []):
+            table[key].append(pid)
+            return key
+        return None
+
+    def add_papers(self, db, after_seq: int = 0) -> None:
+        """Add the names of the papers stored or changed after `after_seq`."""
+        changed: set[str] = set()
+        ids = []
+        for pid, title in store_db.titles_since(db, after_seq):
+            ids.append(pid)
+            name = short_name(title)  # not the whole title: BM25 finds that, and a million
+            key = self._add(self._titles, name, pid) if name else None  # titles cost memory
+            if key:
+                changed.add(key)
+        for pid, links in store_db.links_for(db, ids).items():
+            for link in links:
+                if link["kind"] in ("code", "model", "project", "demo"):
+                    for name in _repo_names(link["url"]):
+                        key = self._add(self._links, name, pid)
+                        if key:
+                            changed.add(key)
+        for key in changed:
+            ids_ = list(self._titles.get(key, []))
+            ids_ += [p for p in self._links.get(key, []) if p not in ids_]
+            self[key] = ids_

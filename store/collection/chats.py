@@ -1,0 +1,146 @@
+"""Chats: subscriptions, the push ledger, and the bot's inbox of received updates.
+
+`Chats` is how the bot reads and writes a chat's subscription and the ledger. It shares the
+engine's SQLite connection and lock (one connection per process, used from worker threads), and
+each call holds the lock for its own statements only, never across a network request: the push
+marks a paper pending, lets go, sends, then takes the lock again to mark it sent. The SQL lives in
+store/collection/db/ (ledger.py).
+
+`Inbox` keeps every Telegram update the bot received until it was handled, so a stop (SIGTERM, a
+crash) loses no question: what is still there at the next start is handled then, and an update
+Telegram delivers again is recognised and dropped. It has a connection of its own, because it is
+written from the event loop while a question may hold the engine's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from store.collection import db as store_db
+
+T = TypeVar("T")
+
+# Handled updates are kept this long as tombstones (Telegram keeps an unconfirmed update for 24 h).
+INBOX_KEEP_SECONDS = 2 * 24 * 3600
+
+
+class Chats:
+    """Subscriptions and the ledger, each call a short locked step on the engine's connection."""
+
+    def __init__(self, db, lock: threading.RLock) -> None:
+        self.db = db
+        self._lock = lock
+
+    def _locked(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return func(self.db, *args, **kwargs)
+
+    def subscribe(self, chat_id: int, title: str = "", keywords: str = "") -> dict[str, Any]:
+        """Subscribe or re-activate a chat; it receives papers added from now on."""
+        return self._locked(store_db.subscribe, chat_id, title, keywords)
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        """Stop a chat's digest; whether it was subscribed."""
+        return self._locked(store_db.unsubscribe, chat_id)
+
+    def get(self, chat_id: int) -> dict[str, Any] | None:
+        """A chat's subscription row (active or not), or None."""
+        return self._locked(store_db.subscription, chat_id)
+
+    def change(self, chat_id: int, **fields: Any) -> dict[str, Any] | None:
+        """Change push_time, timezone, keywords or title; the row after, or None if unknown."""
+        return self._locked(store_db.update_subscription, chat_id, **fields)
+
+    def set_setting(self, chat_id: int, field: str, value: str) -> dict[str, Any]:
+        """Set a chat's `scope` or `taste`, subscribed or not; the chat's row after."""
+        return self._locked(store_db.set_chat_setting, chat_id, field, value)
+
+    def active(self) -> list[dict[str, Any]]:
+        """Every chat that receives the digest."""
+        return self._locked(store_db.active_subscriptions)
+
+    def undelivered(self, chat_id: int, since_rowid: int, limit: int) -> list[str]:
+        """Papers added since the chat subscribed that the ledger has no row for."""
+        return self._locked(store_db.undelivered, chat_id, since_rowid, limit)
+
+    def mark(
+        self, chat_id: int, paper_ids: list[str], status: str, message_id: int | None = None
+    ) -> None:
+        """Commit papers' ledger state for a chat (pending, sent, summarized, uncertain)."""
+        self._locked(store_db.ledger_mark, chat_id, paper_ids, status, message_id)
+
+    def forget(self, chat_id: int, paper_ids: list[str]) -> None:
+        """A send surely failed: drop its pending rows so the next run sends those papers."""
+        self._locked(store_db.ledger_forget, chat_id, paper_ids)
+
+    def deactivate(self, chat_id: int, paper_ids: list[str]) -> None:
+        """The chat removed or blocked the bot: forget the pending send, stop its digest."""
+        with self._lock:
+            store_db.ledger_forget(self.db, chat_id, paper_ids)
+            store_db.update_subscription(self.db, chat_id, active=0)
+
+    def settle_crashed(self) -> int:
+        """Rows a dead run left pending become uncertain (never resent); how many."""
+        return self._locked(store_db.ledger_settle_crashed)
+
+    def mark_pushed(self, chat_id: int) -> None:
+        """Remember when the chat last received a digest."""
+        self._locked(store_db.mark_pushed, chat_id)
+
+    def ledger(self, chat_id: int) -> dict[str, str]:
+        """paper id -> ledger status for one chat."""
+        return self._locked(store_db.ledger, chat_id)
+
+
+class Inbox:
+    """Updates received and not yet handled, in SQLite beside the papers (table `inbox`)."""
+
+    def __init__(self, path: Path | str, timeout: float = 10.0) -> None:
+        self.conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self.conn:
+            self.conn.execute("pragma journal_mode = wal")
+            self.conn.execute(
+                "create table if not exists inbox (update_id integer primary key, "
+                "payload text not null, received_at real not null, handled_at real)"
+            )
+
+    def add(self, update_id: int, payload: dict[str, Any], now: float) -> bool:
+        """Record a received update; False when it was received before (handled or pending)."""
+        with self._lock, self.conn:
+            cur = self.conn.execute(
+                "insert or ignore into inbox (update_id, payload, received_at) values (?, ?, ?)",
+                [update_id, json.dumps(payload), now],
+            )
+        return cur.rowcount == 1
+
+    def done(self, update_id: int, now: float) -> None:
+        """The update was handled (answered, or failed with the apology): never replay it."""
+        with self._lock, self.conn:
+            self.conn.execute(
+                "update inbox set handled_at = ? where update_id = ?", [now, update_id]
+            )
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Updates received but not handled (the last run stopped first), oldest first."""
+        with self._lock:
+            rows = self.conn.execute(
+                "select payload from inbox where handled_at is null order by update_id"
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def prune(self, now: float, keep: float = INBOX_KEEP_SECONDS) -> int:
+        """Forget handled updates older than `keep` seconds (Telegram no longer resends them)."""
+        with self._lock, self.conn:
+            cur = self.conn.execute(
+                "delete from inbox where handled_at is not null and handled_at < ?", [now - keep]
+            )
+        return cur.rowcount
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,249 @@
+"""Reaching the database: its path, `open_db` (WAL, busy timeout, read-only fallback), the errors,
+the write transaction `writing` (BEGIN IMMEDIATE) with its lock note, `in_chunks`, backups."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import platformdirs
+import sqlite_utils
+
+LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer (README promises it)
+IN_CHUNK = 900  # values per `in (...)` list
+T = TypeVar("T")
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written (read-only, locked, full, corrupt)."""
+
+
+class ConflictError(StoreError):
+    """A record names a stored paper's id but is clearly another paper: the file is refused."""
+
+
+def default_db_path() -> Path:
+    """`PAPERBOT_DB`, else the per-user data directory (XDG on Linux)."""
+    env = os.environ.get("PAPERBOT_DB")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("paperbot")) / "papers.db"
+
+
+def open_db(
+    path: str | Path | None = None, read_only: bool = False, timeout: float = LOCK_TIMEOUT
+) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in WAL mode with the current schema.
+
+    A file this process may not write is opened read-only: questions still work, writes fail with
+    a clear StoreError instead of corrupting anything. `timeout` is how long a write waits for
+    another writer's lock.
+    """
+    from store.collection.db.schema import (  # the schema needs `writing`
+        SCHEMA_VERSION,
+        ensure_schema,
+    )
+
+    path = Path(path) if path else default_db_path()
+    read_only = read_only or (path.exists() and not _writable(path))
+    try:
+        if read_only:
+            conn = _connect_read_only(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        db = sqlite_utils.Database(conn)
+        if not read_only and db.execute("pragma user_version").fetchone()[0] != SCHEMA_VERSION:
+            db.enable_wal()
+            ensure_schema(db)
+        else:
+            db.execute("select count(*) from papers").fetchone()
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Read-only; in a folder this process cannot write, where SQLite cannot make the WAL's shared
+    memory file, as an immutable file (nobody can be writing it there anyway)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        return sqlite3.connect(
+            f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
+
+
+def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
+    """A consistent copy of a live database (SQLite's online backup API), written then renamed."""
+    is_folder = str(target).endswith(("/", os.sep))
+    target = Path(target)
+    if is_folder or target.is_dir():
+        target = target / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+    tmp = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        with sqlite3.connect(str(tmp)) as out:
+            db.conn.backup(out)
+        out.close()
+        os.replace(tmp, target)
+    except (sqlite3.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"backup to {target} failed: {exc}") from None
+    return target
+
+
+def integrity_ok(db: sqlite_utils.Database) -> bool:
+    """PRAGMA integrity_check says ok."""
+    return db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def now_utc() -> str:
+    """The current time as an ISO UTC timestamp (seconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def db_uuid(db: sqlite_utils.Database) -> str:
+    """This database's identity, so an index saved for another database is never reused."""
+    row = db.execute("select value from meta where key = 'uuid'").fetchone()
+    return row[0] if row else ""
+
+
+# ---------------------------------------------------------------- the write lock
+#
+# Every write transaction starts with BEGIN IMMEDIATE: it takes SQLite's write lock first, so the
+# busy timeout applies. A deferred BEGIN that reads and then writes gets SQLITE_BUSY on the upgrade
+# at once, without waiting (what made imports fail after 0.4-2.6 s). While it holds the lock, the
+# writer names its kind of work in a note file beside the database (a row would be invisible to the
+# other processes until commit); whoever times out reads it to say what it waited for.
+
+_writer = "a paperbot process"  # this process's kind of work, set by the command that runs it
+
+
+def set_writer(kind: str) -> None:
+    """Name this process in lock notes ("paperbot import", "the bot", ...): what a write that
+    timed out waiting for it tells the operator."""
+    global _writer
+    _writer = kind
+
+
+def lock_note_path(db: sqlite_utils.Database) -> Path | None:
+    """`<database>-writer`, beside the file (None for an in-memory database)."""
+    row = db.execute("pragma database_list").fetchone()
+    return Path(row[2] + "-writer") if row and row[2] else None
+
+
+@contextlib.contextmanager
+def writing(db: sqlite_utils.Database, action: str = "") -> Iterator[None]:
+    """One write transaction that waits up to the busy timeout for the lock, then commits (or
+    rolls back on any exception). Inside another transaction it is a savepoint of it."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    _begin_immediate(db)
+    note = _write_note(db, action)
+    try:
+        yield
+    except BaseException:
+        _drop_note(note)
+        db.conn.rollback()
+        raise
+    _drop_note(note)  # before COMMIT: after it, the next writer's note may already be there
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.rollback()
+        raise
+
+
+def _begin_immediate(db: sqlite_utils.Database) -> None:
+    """BEGIN IMMEDIATE, turning a lock that stayed held past the timeout into a clear StoreError."""
+    started = time.monotonic()
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        waited = time.monotonic() - started
+        raise StoreError(
+            f"database is locked: {lock_holder(db)} held the write lock for the {waited:.0f} s "
+            "this write waited; nothing was written, try again when it is done"
+        ) from None
+
+
+def _write_note(db: sqlite_utils.Database, action: str) -> Path | None:
+    """Record who holds the lock (best effort: a read-only folder just gets no note)."""
+    path = lock_note_path(db)
+    if path is None:
+        return None
+    started = datetime.now(UTC).strftime("%H:%M:%SZ")
+    note = {"pid": os.getpid(), "who": _writer, "what": action, "since": started}
+    with contextlib.suppress(OSError):
+        path.write_text(json.dumps(note))
+        return path
+    return None
+
+
+def _drop_note(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def lock_holder(db: sqlite_utils.Database) -> str:
+    """Who holds the write lock, from its note: "paperbot import (importing a.jsonl, pid 12, since
+    08:00:01Z)"; a writer without a live note (another tool, one killed mid-write) is "another
+    process"."""
+    path = lock_note_path(db)
+    try:
+        note = json.loads(path.read_text()) if path else {}
+        pid, who, what, since = int(note["pid"]), note["who"], note["what"], note["since"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+    if not _alive(pid):
+        return "another process"  # a note left by a killed writer names nobody
+    doing = f"{what}, " if what else ""
+    return f"{who} ({doing}pid {pid}, since {since})"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[tuple[str, list[T]]]:
+    """(placeholders, values) for `... in ({marks})` statements, IN_CHUNK values at a time:
+    SQLite caps the variables of one statement (999 before 3.32)."""
+    for i in range(0, len(values), IN_CHUNK):
+        part = list(values[i : i + IN_CHUNK])
+        yield ",".join("?" * len(part)), part
+
+
+# ---------------------------------------------------------------- the index's catching up
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A plain read-only connection (a counting worker's): no schema check, nothing written."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)

@@ -1,0 +1,103 @@
+"""What every importer produces, and the checks they share."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from store.collection.clean import clean_abstract, collapse_spaces, extract_links
+
+Record = dict[str, Any]
+
+
+class FormatError(ValueError):
+    """A file or feed that cannot be imported; the message is one line naming what is wrong."""
+
+
+def make_record(
+    *,
+    title: Any,
+    abstract: Any,
+    source: str,
+    where: str,
+    raw: str | None = None,
+    arxiv_id: str | None = None,
+    version: int | None = None,
+    authors: Any = None,
+    keywords: Any = None,
+    published: Any = None,
+    listed: Any = None,
+    ai_summary: Any = None,
+    extra_links: list[dict[str, str]] | None = None,
+    link_text: str = "",
+    abstract_required: bool = True,
+) -> Record:
+    """Validate one paper's fields and build its record (clean abstract, extracted links).
+
+    `where` names the item for error messages ("line 7", "item 3"). Feeds must give an abstract
+    (one without is a broken item); a reference library's entry often has none, and is still the
+    team's paper, so library importers pass `abstract_required=False` and it is stored by title.
+    """
+    title = text_field(title, "title", where, required=True)
+    abstract_raw = text_field(abstract, "abstract", where, required=abstract_required)
+    title = collapse_spaces(title)
+    abstract = clean_abstract(abstract_raw, title)
+    for name, value in (("title", title), ("abstract", abstract)):
+        if not value and (name == "title" or abstract_required):  # only control characters
+            raise FormatError(f"{where}: missing {name}")
+    links = extract_links(abstract_raw + " " + link_text)
+    seen = {link["url"].lower() for link in links}
+    for link in extra_links or []:
+        if link["url"].lower() not in seen:
+            seen.add(link["url"].lower())
+            links.append(link)
+    return {
+        "arxiv_id": arxiv_id,
+        "version": version,
+        "title": title,
+        "abstract": abstract,
+        "raw": raw if raw is not None else abstract_raw,
+        "authors": str_list(authors, "authors", where),
+        "keywords": str_list(keywords, "keywords", where),
+        "published": date_field(published, "published", where),
+        "listed": date_field(listed, "listed", where),
+        "ai_summary": text_field(ai_summary, "ai_summary", where) or None,
+        "source": source,
+        "links": links,
+    }
+
+
+def text_field(value: Any, name: str, where: str, required: bool = False) -> str:
+    """A string field; None is empty, anything else but a string is a format error."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise FormatError(f"{where}: {name} must be text, not {type(value).__name__}")
+    value = value.replace("\x00", "")
+    if required and not value.strip():
+        raise FormatError(f"{where}: missing {name}")
+    return value.strip()
+
+
+def str_list(value: Any, name: str, where: str) -> list[str]:
+    """A list of strings (None is empty); a wrong type is a format error."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FormatError(f"{where}: {name} must be a list of text")
+    return [collapse_spaces(v) for v in value if v.strip()]
+
+
+def date_field(value: Any, name: str, where: str) -> str | None:
+    """An ISO date or timestamp, kept as YYYY-MM-DD; a reference library often knows only the
+    year or the month, kept as YYYY or YYYY-MM rather than a made-up day."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and len(value) >= 10 and value[:4].isdigit():
+        return value[:10]
+    if isinstance(value, str) and _PARTIAL_DATE.fullmatch(value):
+        return value
+    raise FormatError(f"{where}: {name} must be an ISO date")
+
+
+_PARTIAL_DATE = re.compile(r"\d{4}(?:-(?:0[1-9]|1[0-2]))?")
