@@ -91,7 +91,8 @@ def phase_generate(args) -> dict:
 def phase_import(args) -> dict:
     from store.collection import db as store_db
     from store.collection.importers import iter_file
-    from store.search.index import IndexSync, index_dir
+    from store.search.index import index_dir
+    from store.search.sync import IndexSync
 
     db_path = args.work / "papers.db"
     if args.work.exists():
@@ -222,7 +223,7 @@ def phase_serve(args) -> dict:
 def phase_add(args) -> dict:
     from store.collection import db as store_db
     from store.collection.importers import parse_text, read_file
-    from store.search.index import sync_index
+    from store.search.sync import sync_index
 
     db_path = args.work / "papers.db"
     t0 = time.perf_counter()
@@ -345,7 +346,8 @@ def phase_okapi(args) -> dict:
 
     from store.answers.engine import Answers
     from store.collection import db as store_db
-    from store.search.index import document_tokens, sync_index
+    from store.search.index import document_tokens
+    from store.search.sync import sync_index
 
     db_path = args.work / "papers.db"
     db = store_db.open_db(db_path)

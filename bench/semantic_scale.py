@@ -38,7 +38,7 @@ def build(size: int, work: Path) -> list[str]:
     from bench import synth
     from store.collection import db as store_db
     from store.collection.importers import iter_file
-    from store.search.index import sync_index
+    from store.search.sync import sync_index
 
     if work.exists():
         shutil.rmtree(work)

@@ -228,7 +228,7 @@ def add_cmd(
     huggingface.co/papers link, or 10.48550/arXiv.ID DOI; they become the team's papers."""
     from store.collection.adding import add_papers, fill_missing_abstracts
     from store.collection.importers.fetch import Fetcher
-    from store.search.index import sync_index
+    from store.search.sync import sync_index
 
     if not refs and not missing_abstracts:
         raise click.UsageError("name at least one paper, or use --missing-abstracts")
@@ -346,7 +346,7 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
     --demo, the bundled demo collection. Exits 1 when an id names no paper."""
     if not demo and not paper_ids:
         raise click.UsageError("say what to remove: paper ids, or --demo")
-    from store.search.index import sync_index
+    from store.search.sync import sync_index
 
     db = ctx.db(seed=False)
     named = store_db.paper_ids_named(db, paper_ids)

@@ -24,9 +24,9 @@ from store.search.index import (
     index_dir,
     persist,
     scan,
-    sync_index,
 )
 from store.search.index import segment as segment_mod
+from store.search.sync import sync_index
 from store.text import STOPWORDS, tokenize
 
 
@@ -425,7 +425,7 @@ def test_index_kept_current_file_by_file_equals_a_fresh_build(tmp_path, monkeypa
     exactly as an index built afterwards from the final database."""
     from bench import synth
     from store.collection.importers.jsonl import iter_records
-    from store.search.index import IndexSync
+    from store.search.sync import IndexSync
 
     monkeypatch.setattr(sync_mod, "POOL_MIN", 500)
     monkeypatch.setattr(sync_mod, "POOL_CHUNK", 300)

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from store.collection import db as store_db
-from store.search.index import Index, check, index_dir, scan, sync_index
+from store.search.index import Index, check, index_dir, scan
+from store.search.sync import sync_index
 
 QUESTION = "Which paper connects a frozen language model to images with just a linear layer?"
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from store.collection import db as store_db
-from store.search.index import Index, index_dir, sync_index
+from store.search.index import Index, index_dir
+from store.search.sync import sync_index
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_COMMIT = (

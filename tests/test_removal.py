@@ -12,7 +12,8 @@ from rank_bm25 import BM25Okapi
 from bot.cli import cli
 from store.answers.engine import Answers
 from store.collection import db as store_db
-from store.search.index import Index, document_tokens, index_dir, sync_index
+from store.search.index import Index, document_tokens, index_dir
+from store.search.sync import sync_index
 from tests.test_index import sample_queries
 
 RS5M = "t-826d74fca928"

@@ -21,7 +21,8 @@ from store.collection import db as store_db
 from store.collection.chats import Chats
 from store.collection.importers.arxiv_ids import find_refs
 from store.search import expansion as qexp
-from store.search.index import Index, sync_index
+from store.search.index import Index
+from store.search.sync import sync_index
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 from store.semantic.meaning import SemanticStage

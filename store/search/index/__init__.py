@@ -9,13 +9,11 @@ expansion, which belong to `store.collection.db` and `store.search.sync`):
 - `search`   the dense reference and MaxScore; `scan` + `kernels`: the compiled scan (numba)
 - `persist`  the folder and its meta.json commit protocol; `check`: verifying a loaded folder
 
-Catching up from the database (`IndexSync`, `sync_index`) lives in `store.search.sync`, re-exported here
-on first use so `from store.search.index import IndexSync` keeps working.
+Catching up from the database (`IndexSync`, `sync_index`) lives in `store.search.sync`, which imports
+this package (never the other way round): import them from there.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from store.search.index.bm25 import (
     EPSILON,
@@ -43,22 +41,9 @@ __all__ = [
     "Analysed",
     "Counted",
     "Index",
-    "IndexSync",
     "Segment",
     "count_document",
     "document_tokens",
     "index_dir",
-    "sync_index",
     "term_score",
 ]
-
-_FROM_SYNC = ("IndexSync", "sync_index", "IndexSaveError")
-
-
-def __getattr__(name: str) -> Any:
-    """`IndexSync` and `sync_index` from `store.search.sync`, imported when first asked for."""
-    if name in _FROM_SYNC:
-        from store.search import sync
-
-        return getattr(sync, name)
-    raise AttributeError(f"module 'store.search.index' has no attribute {name!r}")

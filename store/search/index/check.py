@@ -25,7 +25,7 @@ from store.files import file_crc, folder_lock
 from store.search.index.segment import PARTS
 
 if TYPE_CHECKING:
-    from store.search.index.core import Index
+    from store.search.index.shape import IndexState as Index
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +133,17 @@ def verify_in_background(index: Index, folder: Path) -> threading.Thread:
 def _meta_of(index: Index, folder: Path) -> dict | None:
     """The folder's meta.json if it still describes the state this index loaded (else another
     save replaced those files: the index keeps its own mapped copies, nothing to check)."""
-    from store.search.index.persist import read_meta
-
     with folder_lock(folder, exclusive=False):
         meta = read_meta(folder)
     if meta is None or not index.saved or meta.get("stamp") != index.saved["stamp"]:
         return None
     return meta
+
+
+def read_meta(folder: Path) -> dict | None:
+    """The folder's meta.json, or None when missing or unreadable."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None

@@ -21,11 +21,10 @@ from store.search.index import bm25, persist, scan, search
 from store.search.index import segment as seg_mod
 from store.search.index.bm25 import Analysed, Counted, Documents
 from store.search.index.segment import Segment
+from store.search.index.shape import Scratch, Weights
 from store.search.index.strtable import StringTable
 
 log = logging.getLogger(__name__)
-
-Weights = list[tuple[int, float]]
 
 
 class Index:
@@ -42,8 +41,8 @@ class Index:
         self.db_uuid = ""
         self._stats: tuple | None = None
         self._live = 0
-        self.scratch = search.Scratch(np.float64)  # scores by document, zero between questions
-        self.tf_scratch = search.Scratch(np.uint16)  # tfs by document, zero between lookups
+        self.scratch = Scratch(np.float64)  # scores by document, zero between questions
+        self.tf_scratch = Scratch(np.uint16)  # tfs by document, zero between lookups
         self.saved: dict | None = None  # what the folder's append-only files hold (`persist`)
         self.verified = False  # every file's checksum checked at load
         self.damage: str | None = None  # set when a check found a file not as saved

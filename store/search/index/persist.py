@@ -31,12 +31,13 @@ from store.files import (
 )
 from store.search.index import check
 from store.search.index.bm25 import TITLE_WEIGHT
+from store.search.index.check import read_meta
 from store.search.index.segment import PARTS, Segment
 from store.search.index.strtable import StringTable
 from store.text import TOKENIZER_VERSION
 
 if TYPE_CHECKING:
-    from store.search.index.core import Index
+    from store.search.index.shape import IndexState as Index
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +145,6 @@ def named_files(meta: dict) -> set[str]:
     """Every file a meta.json names, itself included."""
     names = {segment_file(s["name"], p) for s in meta.get("segments", ()) for p in PARTS}
     return names | set(meta.get("files", {}).values()) | {"meta.json"}
-
-
-def read_meta(folder: Path) -> dict | None:
-    """The folder's meta.json, or None when missing or unreadable."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) else None
 
 
 def saved_state(folder: Path, meta: dict) -> dict:

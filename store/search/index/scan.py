@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from store.search.index.shape import best
+
 if TYPE_CHECKING:
-    from store.search.index.core import Index, Weights
+    from store.search.index.shape import IndexState as Index
+    from store.search.index.shape import Weights
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,6 @@ def top_k_scan(
 ) -> list[tuple[int, float]]:
     """The k best documents, every posting scored in the dense path's order, one slice of the
     documents per core (numba releases the GIL: the slices run in parallel)."""
-    from store.search.index.search import best
-
     n = len(index.ids)
     parts = min(SCAN_THREADS, max(1, n // SCAN_PART_MIN))
     cuts = [n * i // parts for i in range(parts + 1)]

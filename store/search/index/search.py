@@ -13,9 +13,6 @@ bound can skip, go to the compiled scan (`store.search.index.scan`).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,35 +20,18 @@ import numpy as np
 
 from store.search.index import scan
 from store.search.index.bm25 import term_score
+from store.search.index.shape import Ranked, best
 
 if TYPE_CHECKING:
-    from store.search.index.core import Index, Weights
     from store.search.index.segment import Segment
+    from store.search.index.shape import IndexState as Index
+    from store.search.index.shape import Weights
 
 SEED_POSTINGS = 20_000  # postings of the rarest terms scored first to find the top-k threshold
 THETA_SAMPLE = 32  # with 4k, the best candidates scored exactly to set the top-k threshold
 SLACK = 1e-9  # relative safety margin on bounds and thresholds (float rounding is ~1e-16)
 
-Ranked = list[tuple[int, float]]
 _NO_DOCS = np.zeros(0, dtype=np.int64)
-
-
-class Scratch:
-    """A buffer by document number shared by an index's questions, all zeros between uses (each
-    user puts back the zeros it wrote over), with the lock that lends it."""
-
-    def __init__(self, dtype: type) -> None:
-        self.dtype = dtype
-        self.array: np.ndarray | None = None
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def borrow(self, n: int) -> Iterator[np.ndarray]:
-        """The buffer, at least `n` long, held exclusively."""
-        with self._lock:
-            if self.array is None or len(self.array) < n:
-                self.array = np.zeros(n, dtype=self.dtype)
-            yield self.array
 
 
 def top(
@@ -86,18 +66,6 @@ def dense_scores(index: Index, weights: Weights) -> np.ndarray:
                 out[docs] += term_score(weight, tfs.astype(np.float64), norm[docs])
     out[~index.alive] = 0.0
     return out
-
-
-def best(docs: np.ndarray, scores: np.ndarray, k: int) -> Ranked:
-    """The k highest (doc, score), best first; equal scores: lower document number first."""
-    if len(docs) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        kth = scores[part].min()
-        # Everything tied with the k-th score competes on document number.
-        tied = np.flatnonzero(scores >= kth)
-        docs, scores = docs[tied], scores[tied]
-    order = np.lexsort((docs, -scores))[:k]
-    return [(int(docs[i]), float(scores[i])) for i in order]
 
 
 def scores_of(index: Index, weights: Weights, paper_ids: list[str]) -> dict[str, float]:
