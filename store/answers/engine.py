@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from store.answers.candidates import PaperBatches
 from store.answers.lexical import LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
@@ -180,7 +181,7 @@ class Answers(LexicalStage, SemanticStage):
             for p, b in self._named(question or "").items()
             if p not in (exclude or ()) and self._alive(p) and (only is None or p in only)
         }
-        papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity, *named])))
+        papers = PaperBatches(self.db, [*lexical, *similarity, *named], first=k + 2)
         if similarity:
             order = sem.fuse(lexical, similarity, self.lexical_weight, named)
             bar = max(SEMANTIC_FOUND, max(similarity.values()) - SEMANTIC_MARGIN)
