@@ -87,6 +87,7 @@ class Answers(LexicalStage, SemanticStage):
         self._terms_seq = -1
         self._speller: Speller | None = None
         self._speller_size = 0
+        self._names_build = self._start_names_build()
         self._init_semantic()
         self.vectors: vec.Vectors | None = None
         if self.encoder is not None:
@@ -411,6 +412,7 @@ class Answers(LexicalStage, SemanticStage):
     def aliases(self) -> dict[str, list[str]]:
         """Names a paper goes by (title short name, repository names), normalized -> paper ids.
         Built once, then extended with the papers changed since (never a rescan per import)."""
+        self._adopt_names(wait=True)
         seq = self.index.covered_seq
         if self._aliases is None or seq < self._aliases_seq:
             self._aliases, self._aliases_seq = _Aliases(), 0

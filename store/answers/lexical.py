@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from store.answers.names import _alias_key
+from store.answers.names import BackgroundNames, _alias_key
 from store.answers.results import clean_query
 from store.answers.spelling import Speller
 from store.collection import db as store_db
@@ -30,6 +30,9 @@ MAX_QUERY_TOKENS = 64
 # bigger collection's table (12 s at 1M, 59 s at 3M, all under the engine's lock) is built by the
 # first /repo, and questions use names once it exists.
 NAMES_BUILT_BY_ASK = 200_000
+# Above this many papers (and with the database in a file) the table is built in a background
+# thread at start, then the typo corrector: questions use names once the table is there.
+NAMES_IN_BACKGROUND = 20_000
 NAME_BONUS = 2.0  # a paper the question names ("clip for prompts") gains two standard deviations
 NAME_ONLY_BONUS = 10.0  # ... and comes first when its name is all it asks about ("clip paper?")
 _ABOUT_A_PAPER = set(
@@ -70,14 +73,35 @@ class LexicalStage:
             self._speller_size = size
         return self._speller
 
+    def _start_names_build(self) -> BackgroundNames | None:
+        """For a big collection in a file: the names table (and then the typo corrector) built
+        in the background from now on; else None (built on first use)."""
+        if self.db_path is None or self.index.size <= NAMES_IN_BACKGROUND:
+            return None
+        index = self.index
+        return BackgroundNames(self.db_path, index.covered_seq, lambda: self._speller_for(index))
+
+    def _adopt_names(self, wait: bool) -> None:
+        """Take the background build's table once it is done (with `wait`: wait for it)."""
+        build = self._names_build
+        if build is None or (not wait and not build.done()):
+            return
+        self._names_build = None
+        got = build.take()
+        if got is not None and self._aliases is None:
+            self._aliases, self._aliases_seq = got
+
     def _named(self, question: str) -> dict[str, float]:
         """Papers the question calls by a name they go by (an acronym in the title, a repository
         or model name: "clip paper?"), one to three words long, naming at most three papers, with
         their bonus: NAME_BONUS, or first place when the name is all the question asks about. A
         name under four letters counts only when typed with capitals inside ("SiT", "GiT"): in
         lower case it is more likely an English word ("sit", "git")."""
-        if self._aliases is None and self.index.size > NAMES_BUILT_BY_ASK:
-            return {}  # a big collection's names table takes a minute: /repo builds it, not ask
+        self._adopt_names(wait=False)
+        if self._aliases is None and (
+            self._names_build is not None or self.index.size > NAMES_BUILT_BY_ASK
+        ):
+            return {}  # a big collection's names table takes a minute: never built by ask
         words = [w for w in re.split(r"[\s?!,;:()\[\]\"']+", question) if w]
         aliases = self.aliases()
         found: set[str] = set()
