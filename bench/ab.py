@@ -186,10 +186,13 @@ def run_ab(args, size: int, data: Path, generate) -> dict:
     dbs = {}
     for name in names:
         work = args.work_root / f"ab-work-{size}-{name.replace('/', '_')}"
+        dbs[name] = work / "papers.db"
+        if args.reuse and dbs[name].exists():  # a kept import (--keep): questions only
+            row[f"{name}_import"] = {"import_papers_per_s": 0, "reused": str(work)}
+            continue
         before = load()
         row[f"{name}_import"] = _phase(trees[name], "import", args, data, work, size)
         row[f"{name}_import"]["load"] = [before, load()]
-        dbs[name] = work / "papers.db"
     first = mixes["bench"][0]
     colds: dict = {name: [] for name in trees}
     before = load()
@@ -202,7 +205,7 @@ def run_ab(args, size: int, data: Path, generate) -> dict:
             key: round(statistics.median(t[key] for t in tries), 3) for key in tries[0]
         }
     row.update(interleaved(trees, dbs, mixes, args.semantic))
-    if not args.keep:
+    if not args.keep and not args.reuse:
         for name in names:
             import shutil
 

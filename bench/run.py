@@ -392,6 +392,11 @@ def main() -> None:
         metavar="REV",
         help="A/B: this tree and git revision REV on the same collection, interleaved (bench/ab.py)",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --against: reuse both trees' kept databases (bench/out/ab-work-N-*), no import",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases (bench/out/work-N)")
     parser.add_argument(
         "--phases",
