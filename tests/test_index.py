@@ -476,12 +476,15 @@ def test_scores_of_given_papers_equal_the_weighted_search(synthetic):
         assert "unknown" not in got
 
 
-def test_compiled_scan_of_common_terms_equals_dense(monkeypatch):
+@pytest.mark.parametrize("sparse_share", [0, 10**9], ids=["every-document", "touched-only"])
+def test_compiled_scan_of_common_terms_equals_dense(monkeypatch, sparse_share):
     """Questions reading many postings take the compiled scan (here: every question, in three
-    slices run in parallel); it returns exactly the dense top k, ties included, also after later,
-    longer papers raised avgdl above the first segments' and with a retired paper."""
+    slices run in parallel, or ranking only the documents the postings touch); it returns
+    exactly the dense top k, ties included, also after later, longer papers raised avgdl above
+    the first segments' and with a retired paper."""
     from bench import synth
 
+    monkeypatch.setattr(scan, "SPARSE_SHARE", sparse_share)
     monkeypatch.setattr(scan, "SCAN_MIN", 0)
     monkeypatch.setattr(scan, "SCAN_RATIO", 0)
     monkeypatch.setattr(scan, "SCAN_THREADS", 3)
@@ -583,17 +586,23 @@ def test_questions_of_common_words_without_numba_are_answered_by_maxscore(synthe
         assert index.search(q, 10) == index.search_dense(q, 10)
 
 
-def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
+@pytest.mark.parametrize(
+    ("sparse_share", "loop"),
+    [(0, "accumulate"), (10**9, "accumulate_touched")],
+    ids=["every-document", "touched-only"],
+)
+def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch, sparse_share, loop):
     """An error inside one slice of the scan (memory, interrupt) fails that question only: the
     accumulator shared by every question is zeroed and the next question is exact."""
     from store.search.index import kernels
 
     index, docs = synthetic
+    monkeypatch.setattr(scan, "SPARSE_SHARE", sparse_share)
     monkeypatch.setattr(scan, "SCAN_MIN", 0)
     monkeypatch.setattr(scan, "SCAN_RATIO", 0)
     monkeypatch.setattr(scan, "SCAN_THREADS", 2)
     monkeypatch.setattr(scan, "SCAN_PART_MIN", 10)
-    real = kernels.accumulate
+    real = getattr(kernels, loop)
     calls = itertools.count()  # next() is atomic: the slices call from two threads
 
     def flaky(*args):
@@ -603,7 +612,7 @@ def test_a_failing_scan_leaves_the_shared_scratch_clean(synthetic, monkeypatch):
             raise MemoryError("simulated")
         return done
 
-    monkeypatch.setattr(kernels, "accumulate", flaky)
+    monkeypatch.setattr(kernels, loop, flaky)
     q = docs[3][1][:8]
     with pytest.raises(MemoryError):
         index.search(q, 10)

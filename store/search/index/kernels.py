@@ -77,6 +77,63 @@ def take_top(
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
+def accumulate_touched(
+    out: np.ndarray,
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    norm: np.ndarray,
+    weight: float,
+    touched: np.ndarray,
+    m: int,
+) -> int:
+    """`accumulate` over the whole range that also notes each document on its first posting
+    (a positive weight never leaves a score at 0) in `touched[m:]`; the new count, or -1 at once
+    on a document outside `out` (or more documents than `touched` holds)."""
+    n = out.shape[0]
+    for i in range(docs.shape[0]):
+        d = docs[i]
+        if d < 0 or d >= n:
+            return -1
+        if out[d] == 0.0:
+            if m >= touched.shape[0]:
+                return -1
+            touched[m] = d
+            m += 1
+        out[d] += _term_score(weight, np.float64(tfs[i]), norm[d])
+    return m
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def touched_top(
+    out: np.ndarray, touched: np.ndarray, m: int, alive: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`take_top` over the documents `touched[:m]` only (in any order: an equal score displaces
+    a higher document), zeroing their entries of `out`: the cost follows the postings read,
+    not the collection."""
+    best_d = np.empty(k, dtype=np.int64)
+    best_s = np.empty(k, dtype=np.float64)
+    n = 0
+    worst = 0
+    for j in range(m):
+        d = touched[j]
+        s = out[d]
+        out[d] = 0.0
+        if not (s > 0.0) or not alive[d]:
+            continue
+        if n < k:
+            best_d[n] = d
+            best_s[n] = s
+            n += 1
+            if n == k:
+                worst = _worst(best_d, best_s, n)
+        elif s > best_s[worst] or (s == best_s[worst] and d < best_d[worst]):
+            best_d[worst] = d
+            best_s[worst] = s
+            worst = _worst(best_d, best_s, n)
+    return best_d[:n], best_s[:n]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
 def _worst(best_d: np.ndarray, best_s: np.ndarray, n: int) -> int:
     """The entry ranked last: lowest score, and among equal scores the higher document."""
     w = 0
@@ -87,14 +144,17 @@ def _worst(best_d: np.ndarray, best_s: np.ndarray, n: int) -> int:
 
 
 def warm() -> None:
-    """Compile both loops (or load them from numba's on-disk cache) for the array types the index
-    passes: read-only memory-mapped postings, a writable accumulator."""
+    """Compile the loops (or load them from numba's on-disk cache) for the array types the index
+    passes: read-only memory-mapped postings or ones built in this process, a writable output."""
     out = np.zeros(1)
+    touched = np.zeros(1, dtype=np.int64)
     for tf_type in (np.uint8, np.uint16):
         docs = np.zeros(1, dtype=np.int32)
         tfs = np.ones(1, dtype=tf_type)
-        accumulate(out, docs, tfs, np.ones(1), 1.0, 0, 1)  # segments built in this process
-        docs.setflags(write=False)
-        tfs.setflags(write=False)
-        accumulate(out, docs, tfs, np.ones(1), 1.0, 0, 1)
+        for writable in (True, False):
+            docs.setflags(write=writable)
+            tfs.setflags(write=writable)
+            accumulate(out, docs, tfs, np.ones(1), 1.0, 0, 1)
+            accumulate_touched(out, docs, tfs, np.ones(1), 1.0, touched, 0)
+    touched_top(out, touched, 1, np.ones(1, dtype=bool), 1)
     take_top(out, np.ones(1, dtype=bool), 1, 0)

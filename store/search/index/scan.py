@@ -26,6 +26,7 @@ SCAN_MIN = 200_000  # questions reading this many postings, and ...
 SCAN_RATIO = 0.2  # ... this many per document, are scored by the compiled scan
 SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))  # slices of the documents scanned in parallel
 SCAN_PART_MIN = 100_000  # documents per slice at least (fewer: not worth a thread)
+SPARSE_SHARE = 0.5  # fewer postings per document: rank only the documents they touch
 
 _KERNELS: list = []  # [store.search.index.kernels module, or None when numba cannot load]
 _SCAN_POOL: ThreadPoolExecutor | None = None
@@ -57,9 +58,14 @@ def warm_up(postings: int) -> None:
         kernels().warm()
 
 
+def postings_count(index: Index, weights: Weights) -> int:
+    """How many postings the question's terms hold, over all segments."""
+    return sum(seg.count(tid) for tid, _ in weights for seg in index.segments)
+
+
 def worth_it(index: Index, weights: Weights) -> bool:
     """The question reads enough postings for the scan to beat pruning, and numba works here."""
-    count = sum(seg.count(tid) for tid, _ in weights for seg in index.segments)
+    count = postings_count(index, weights)
     return count >= max(SCAN_MIN, SCAN_RATIO * len(index.ids)) and kernels() is not None
 
 
@@ -78,6 +84,8 @@ def top_k_scan(
     """The k best documents, every posting scored in the dense path's order, one slice of the
     documents per core (numba releases the GIL: the slices run in parallel)."""
     n = len(index.ids)
+    if postings_count(index, weights) < SPARSE_SHARE * n:
+        return _top_k_touched(index, weights, k, excluded)
     parts = min(SCAN_THREADS, max(1, n // SCAN_PART_MIN))
     cuts = [n * i // parts for i in range(parts + 1)]
     with index.scratch.borrow(n) as out:
@@ -96,6 +104,34 @@ def top_k_scan(
             found = [first] + [f.result() for f in futures]
     docs = np.concatenate([d for d, _ in found])
     scores = np.concatenate([s for _, s in found])
+    return best(docs, scores, k)
+
+
+def _top_k_touched(
+    index: Index, weights: Weights, k: int, excluded: np.ndarray
+) -> list[tuple[int, float]]:
+    """The scan for a question whose postings cover a small share of the documents: the same
+    sums in the same order, then only the documents it touched ranked (not every document)."""
+    compiled = kernels()
+    norm = index.stats()[2]
+    n = len(index.ids)
+    touched = np.empty(min(postings_count(index, weights), n), dtype=np.int64)
+    with index.scratch.borrow(n) as scratch:
+        out = scratch[:n]
+        try:
+            m = 0
+            for tid, weight in weights:
+                for seg in index.segments:
+                    docs, tfs = seg.postings(tid)
+                    if len(docs):
+                        m = compiled.accumulate_touched(out, docs, tfs, norm, weight, touched, m)
+                        if m < 0:
+                            raise DamagedPostings(f"segment {seg.name or '(new)'}: bad document")
+            out[excluded] = 0.0
+            docs, scores = compiled.touched_top(out, touched, m, index.alive, k)  # zeros `out`
+        except BaseException:  # the scratch is all zeros between questions, whatever happened
+            out[:] = 0.0
+            raise
     return best(docs, scores, k)
 
 
