@@ -262,6 +262,9 @@ def worker_main(mode: str, db_path: str) -> None:
         done = time.perf_counter()
         print(json.dumps({"open_s": opened - t0, "first_ask_s": done - opened}), flush=True)
         return
+    build = getattr(answers, "_names_build", None)
+    if build is not None:  # steady state: the background names table and speller are done
+        build.thread.join()
     print(json.dumps({"open_s": round(opened - t0, 3)}), flush=True)
     for line in sys.stdin:
         q = json.loads(line)
