@@ -96,6 +96,7 @@ def run_cmd(
 
     from bot.app import build_application
     from bot.config import ConfigError, Settings, mask, setup_logging, validate_secret
+    from bot.lifecycle import wait_for_telegram
     from store.answers.engine import Answers
 
     try:
@@ -118,6 +119,7 @@ def run_cmd(
     app = build_application(settings, answers)
     log = logging.getLogger("paperbot")
     try:
+        wait_for_telegram(settings.token, settings.api_url)
         if webhook_url:
             log.info("webhook mode: %s (listening on %s:%d)", webhook_url, listen, port)
             app.run_webhook(
@@ -137,7 +139,22 @@ def run_cmd(
         )
         sys.exit(2)
     except TelegramError as exc:
+        if app.polling_died:
+            _polling_died(app)
         raise click.ClickException(mask(str(exc), settings.token)) from None
+    except Exception:
+        if not app.polling_died:
+            raise
+    if app.polling_died:
+        _polling_died(app)
+
+
+def _polling_died(app) -> None:
+    """Polling ended by itself: one line and a non-zero exit, so systemd restarts the bot."""
+    click.echo(
+        f"paperbot run: polling stopped ({app.polling_died}); exiting to be restarted", err=True
+    )
+    sys.exit(1)
 
 
 @cli.command("fetch")
@@ -210,7 +227,7 @@ async def _push_with_bot(answers) -> list:
     from telegram import Bot
 
     from bot.config import ConfigError, Settings, setup_logging
-    from bot.push import push_all
+    from bot.push import PushBusy, push_all
     from bot.schedule import bot_sender
 
     try:
@@ -221,4 +238,8 @@ async def _push_with_bot(answers) -> list:
     setup_logging(settings)
     kwargs = {"base_url": settings.api_url} if settings.api_url else {}
     async with Bot(settings.token, **kwargs) as bot:
-        return await push_all(answers, bot_sender(bot))
+        try:
+            return await push_all(answers, bot_sender(bot))
+        except PushBusy as exc:
+            click.echo(f"paperbot push: {exc}", err=True)
+            sys.exit(1)

@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes, Job, JobQueue
 
 from bot.config import FeedSettings
-from bot.push import push_all, summary
+from bot.push import PushBusy, push_all, summary
 from store.answers.engine import Answers
 from store.collection import db as store_db
 from store.collection.importers import FormatError, parse_text
@@ -146,7 +146,11 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     default_time, default_tz = context.job.data["default"]
     subs = answers.chats.active()
     chats = {s["chat_id"] for s in subs if slot_of(s, default_time, default_tz) == slot}
-    outcomes = await push_all(answers, bot_sender(context.bot), chat_ids=chats)
+    try:
+        outcomes = await push_all(answers, bot_sender(context.bot), chat_ids=chats)
+    except PushBusy as exc:
+        log.warning("push: %s", exc)
+        return
     log.info("push: %s", summary(outcomes))
 
 
