@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import sys
+from collections.abc import Iterator
 
 import click
 
 from bot.cli_base import Context, cli, emit, engine, fail
 from store.collection import db as store_db
+
+
+@contextlib.contextmanager
+def refused_write(what: str) -> Iterator[None]:
+    """A write the database refused (read-only, locked past the timeout): one line, exit 1."""
+    try:
+        yield
+    except (store_db.StoreError, sqlite3.Error) as exc:
+        fail(f"{what}: {exc}")
 
 
 @cli.group("subscriptions")
@@ -42,7 +54,8 @@ def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> 
     from store.answers.engine import clean_query
 
     words = clean_query(" ".join(keywords))[:MAX_KEYWORDS_CHARS]  # as /subscribe cleans them
-    sub = store_db.subscribe(ctx.db(seed=False), chat_id, "", words)
+    with refused_write(f"chat {chat_id} was not subscribed"):
+        sub = store_db.subscribe(ctx.db(seed=False), chat_id, "", words)
     click.echo(f"chat {chat_id} subscribed to {sub['keywords'] or 'every new paper'}")
 
 
@@ -51,7 +64,9 @@ def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> 
 @click.pass_obj
 def subscriptions_remove(ctx: Context, chat_id: int) -> None:
     """Stop CHAT_ID's daily digest."""
-    if not store_db.unsubscribe(ctx.db(seed=False), chat_id):
+    with refused_write(f"chat {chat_id} was not unsubscribed"):
+        was = store_db.unsubscribe(ctx.db(seed=False), chat_id)
+    if not was:
         fail(f"chat {chat_id} is not subscribed")
     click.echo(f"chat {chat_id} unsubscribed")
 
@@ -134,10 +149,7 @@ def run_cmd(
             log.info("long polling mode, database %s", ctx.db_path)
             app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:  # its message quotes the token: never print it
-        click.echo(
-            "paperbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", err=True
-        )
-        sys.exit(2)
+        _token_rejected()
     except TelegramError as exc:
         if app.polling_died:
             _polling_died(app)
@@ -145,8 +157,17 @@ def run_cmd(
     except Exception:
         if not app.polling_died:
             raise
+    if isinstance(app.polling_error, InvalidToken):  # revoked while the bot ran
+        _token_rejected()
     if app.polling_died:
         _polling_died(app)
+
+
+def _token_rejected() -> None:
+    click.echo(
+        "paperbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", err=True
+    )
+    sys.exit(2)
 
 
 def _polling_died(app) -> None:

@@ -66,6 +66,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("unsubscribe", "", "stop the daily digest (admins)", ""),
     ("settings", "", "digest time, time zone and keywords", ""),
     ("stats", "", "collection figures", ""),
+    ("id", "", "this chat's id and yours (for PAPERBOT_ALLOWED_CHATS, PAPERBOT_ADMINS)", ""),
     ("help", "", "what I know and how to ask", ""),
     ("start", "", "introduction", ""),
 ]
@@ -372,6 +373,22 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send(update.effective_message, await run(context, reply_for_stats))
 
 
+def reply_for_id(chat_id: int | None, user_id: int | None) -> list[Reply]:
+    """/id: the ids an operator puts in PAPERBOT_ALLOWED_CHATS and PAPERBOT_ADMINS."""
+    lines = []
+    if chat_id is not None:
+        lines.append(f"This chat's id: <code>{chat_id}</code> (for PAPERBOT_ALLOWED_CHATS)")
+    if user_id is not None:
+        lines.append(f"Your user id: <code>{user_id}</code> (for PAPERBOT_ADMINS)")
+    return fmt.text_reply("\n".join(lines) or "No chat or user id in this update.")
+
+
+async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/id: this chat's id and the sender's."""
+    chat, user = update.effective_chat, update.effective_user
+    await send(update.effective_message, reply_for_id(chat and chat.id, user and user.id))
+
+
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An unknown command: help in private or when addressed to the bot; silence otherwise."""
     message = update.effective_message
@@ -440,6 +457,7 @@ COMMAND_CALLBACKS: dict[str, Callable[..., Any]] = {
     "add": curation.add_command,
     "remove": curation.remove_command,
     "stats": stats,
+    "id": id_command,
     "help": help_command,
     "start": start,
     "subscribe": subscriptions.subscribe,

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds handlers in progress get to finish after a stop signal
 REACH_RETRIES = (5, 10, 20, 40, 60)  # seconds between tries to reach Telegram at start
+POLLING_TASK = "_Updater__polling_task"  # python-telegram-bot 22's (private) polling task
 INBOX_RETRIES = (
     0.2,
     1.0,
@@ -126,12 +127,13 @@ class PaperbotApplication(Application):
         self.handling: set[asyncio.Task] = set()
         self.past_deadline = False
         self.polling_died: str | None = None  # why, when polling ended by itself: exit non-zero
+        self.polling_error: BaseException | None = None
 
     async def start(self) -> None:
         """PTB's start, and a watch on the polling task (run_polling starts it just before): if it
         ends while the bot runs, the bot stops so the service manager restarts it."""
         await super().start()
-        task = getattr(self.updater, "_Updater__polling_task", None) if self.updater else None
+        task = getattr(self.updater, POLLING_TASK, None) if self.updater else None
         if task is not None:
             task.add_done_callback(self._polling_ended)
 
@@ -142,7 +144,12 @@ class PaperbotApplication(Application):
             return
         exc = task.exception()
         self.polling_died = f"{type(exc).__name__}: {exc}" if exc else "it returned"
+        self.polling_error = exc
         log.error("polling stopped by itself (%s): stopping, to be restarted", self.polling_died)
+        # The Updater's stop awaits this task and would raise its error again, cutting short
+        # run_polling's orderly stop (handlers, inbox, vectors): it is handled here instead.
+        if getattr(self.updater, POLLING_TASK, None) is task:
+            setattr(self.updater, POLLING_TASK, None)
         self.stop_running()
 
     async def process_update(self, update: object) -> None:

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 DEFAULT_TIME = time(8, 0)
 JOB_PREFIX = "push:"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# A digest whose time passed while the scheduler slept (the clock jumped forward, the machine was
+# suspended, the loop was busy) is sent at the scheduler's next wake-up (within the refresh job's
+# minute), once; APScheduler's default skips it when over a second late.
+LATE_RUN = {"misfire_grace_time": None, "coalesce": True}
 
 
 @dataclass
@@ -131,6 +135,7 @@ def schedule_pushes(
                 time=at,
                 name=f"{JOB_PREFIX}{hhmm}:{zone}",
                 data={"slot": (hhmm, zone), "default": (default_time, timezone)},
+                job_kwargs=LATE_RUN,
             )
         )
     return jobs
