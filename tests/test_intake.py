@@ -9,6 +9,7 @@ import itertools
 import json
 import socket
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -195,3 +196,37 @@ async def test_telegram_unreachable_at_start_is_one_line_a_retry_then_answers(
     assert code == 0, text[-3000:]
     [line] = [line for line in text.splitlines() if "Telegram is unreachable" in line]
     assert "retrying in 5 s" in line and "Traceback" not in text
+
+
+HOLD_INBOX = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("begin immediate")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_an_inbox_that_cannot_be_written_is_retried_logged_and_the_question_answered(
+    api: FakeBotAPI, served: Path, tmp_path: Path
+) -> None:
+    env, log = bot_env(api, served), tmp_path / "stderr.log"
+    proc = await start_bot(api, env, log)
+    inbox = served.with_name(served.name + ".inbox")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_INBOX, str(inbox)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        await ask(api, range(7401, 7402))
+        await ask(api, range(7402, 7403))  # polling goes on after the failed write
+    finally:
+        holder.kill()
+        holder.wait()
+        code, _ = await stop_bot(proc)
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "inbox write failed (database is locked); retrying in 0.2 s" in text
+    assert (
+        "could not be written after 4 tries (database is locked); it is handled from memory" in text
+    )
