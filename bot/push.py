@@ -81,7 +81,9 @@ async def select(answers: Answers, sub: dict[str, Any]) -> tuple[list[str], list
     """(the chat's papers in digest order, the ones its keywords or taste skipped, why each is
     there). Every undelivered paper is a candidate, however many arrived: skipped ones get a
     ledger row, so they are never read again and the newest are never crowded out."""
-    candidates = answers.chats.undelivered(sub["chat_id"], sub["since_rowid"] or 0)
+    candidates = await asyncio.to_thread(
+        answers.chats.undelivered, sub["chat_id"], sub["since_rowid"] or 0
+    )
     ids, why = candidates, {}
     if sub.get("keywords") and ids:
         ids = await asyncio.to_thread(answers.matching, sub["keywords"], ids)
@@ -182,7 +184,7 @@ async def _serve(
 ) -> list[ChatPush]:
     """Every active subscription's digest (the lease, if held, renewed after each chat)."""
     subs = answers.chats.active()
-    answers.refresh()
+    await asyncio.to_thread(answers.refresh)  # after a big import: seconds, off the event loop
     outcomes = []
     for sub in subs:
         if chat_ids is not None and sub["chat_id"] not in chat_ids:

@@ -230,3 +230,39 @@ async def test_an_inbox_that_cannot_be_written_is_retried_logged_and_the_questio
     assert (
         "could not be written after 4 tries (database is locked); it is handled from memory" in text
     )
+
+
+async def test_questions_an_older_bot_left_in_the_papers_inbox_are_answered_once(
+    api: FakeBotAPI, served: Path, tmp_path: Path
+) -> None:
+    """Upgrading: the previous version kept its inbox as a table in the papers' file."""
+    user = 7501
+    chat = {"id": user, "type": "private", "first_name": "Ana"}
+    update = {
+        "update_id": 77,
+        "message": {
+            "message_id": 3,
+            "date": 1_700_000_000,
+            "chat": chat,
+            "from": {"id": user, "is_bot": False, "first_name": "Ana"},
+            "text": "contrastive image text pretraining",
+        },
+    }
+    conn = sqlite3.connect(str(served))
+    with conn:
+        conn.execute(
+            "create table inbox (update_id integer primary key, payload text not null, "
+            "received_at real not null, handled_at real)"
+        )
+        conn.execute("insert into inbox values (77, ?, 1700000000, null)", [json.dumps(update)])
+    conn.close()
+    log = tmp_path / "stderr.log"
+    for _ in range(2):  # the second start finds it handled: not answered again
+        proc = await start_bot(api, bot_env(api, served), log)
+        try:
+            await api.wait_for(lambda _: replies_to(api, {user}), timeout=30)
+            await asyncio.sleep(1.0)
+        finally:
+            code, _ = await stop_bot(proc)
+        assert code == 0, log.read_text()[-3000:]
+    assert len(api.sent(user)) == 1

@@ -139,7 +139,8 @@ class Inbox:
         """Updates an older paperbot left unhandled in the papers' own `inbox` table: read (never
         written: that would need the papers' write lock) and recorded here, once."""
         try:
-            old = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0)
+            uri = Path(db_path).resolve().as_uri() + "?mode=ro"
+            old = sqlite3.connect(uri, uri=True, timeout=1.0)
             try:
                 rows = old.execute(
                     "select update_id, payload, received_at from inbox where handled_at is null"
