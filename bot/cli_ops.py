@@ -103,15 +103,9 @@ def run_cmd(
 ) -> None:
     """Start the Telegram bot: token from TELEGRAM_BOT_TOKEN; Ctrl-C or SIGTERM stops it."""
     import importlib.util
-    import logging
-    from urllib.parse import urlparse
-
-    from telegram import Update
-    from telegram.error import InvalidToken, TelegramError
 
     from bot.app import build_application
-    from bot.config import ConfigError, Settings, mask, setup_logging, validate_secret
-    from bot.lifecycle import wait_for_telegram
+    from bot.config import ConfigError, Settings, setup_logging, validate_secret
     from store.answers.engine import Answers
 
     try:
@@ -132,21 +126,38 @@ def run_cmd(
     except store_db.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     app = build_application(settings, answers)
+    webhook = (webhook_url, listen, port, secret_token) if webhook_url else None
+    _serve(app, settings, ctx.db_path, webhook)
+
+
+def _serve(app, settings, db_path, webhook: tuple | None) -> None:
+    """Reach Telegram, run the bot until it stops, and exit the way the stop calls for: 0 for a
+    signal, 2 for a rejected token, 1 when polling died (so systemd restarts it)."""
+    import logging
+    from urllib.parse import urlparse
+
+    from telegram import Update
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.config import mask
+    from bot.lifecycle import wait_for_telegram
+
     log = logging.getLogger("paperbot")
     try:
         wait_for_telegram(settings.token, settings.api_url)
-        if webhook_url:
-            log.info("webhook mode: %s (listening on %s:%d)", webhook_url, listen, port)
+        if webhook:
+            url, listen, port, secret_token = webhook
+            log.info("webhook mode: %s (listening on %s:%d)", url, listen, port)
             app.run_webhook(
                 listen=listen,
                 port=port,
-                url_path=urlparse(webhook_url).path.lstrip("/"),
-                webhook_url=webhook_url,
+                url_path=urlparse(url).path.lstrip("/"),
+                webhook_url=url,
                 secret_token=secret_token,
                 allowed_updates=Update.ALL_TYPES,
             )
         else:
-            log.info("long polling mode, database %s", ctx.db_path)
+            log.info("long polling mode, database %s", db_path)
             app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:  # its message quotes the token: never print it
         _token_rejected()
