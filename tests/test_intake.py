@@ -219,10 +219,13 @@ async def test_an_inbox_that_cannot_be_written_is_retried_logged_and_the_questio
     try:
         assert holder.stdout.readline().strip() == "ready"
         await ask(api, range(7401, 7402))
-        await ask(api, range(7402, 7403))  # polling goes on after the failed write
-    finally:
         holder.kill()
         holder.wait()
+        await ask(api, range(7402, 7403))  # polling goes on after the failed write
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
         code, _ = await stop_bot(proc)
     text = log.read_text()
     assert code == 0, text[-3000:]
