@@ -102,11 +102,11 @@ async def push_chat(
     outcome = ChatPush(chat_id)
     ids, skipped, why = await select(answers, sub)
     if skipped and not dry_run:
-        answers.chats.mark(chat_id, skipped, "skipped")
+        await asyncio.to_thread(answers.chats.mark, chat_id, skipped, "skipped")
     if not ids:
         return outcome
     shown, rest = ids[:DIGEST_PAPERS], ids[DIGEST_PAPERS:]
-    found = answers.papers(shown)
+    found = await asyncio.to_thread(answers.papers, shown)
     parts = digest_parts([found[i] for i in shown if i in found], len(rest), why or None)
     if dry_run:
         outcome.sent, outcome.summarized, outcome.messages = shown, rest, len(parts)
@@ -117,9 +117,9 @@ async def push_chat(
         if not await send_part(answers.chats, send, chat_id, (part, carried), outcome):
             return outcome
         if n == len(parts) - 1 and rest:
-            answers.chats.mark(chat_id, rest, "summarized")
+            await asyncio.to_thread(answers.chats.mark, chat_id, rest, "summarized")
     outcome.summarized = rest
-    answers.chats.mark_pushed(chat_id)
+    await asyncio.to_thread(answers.chats.mark_pushed, chat_id)
     return outcome
 
 
@@ -132,25 +132,28 @@ async def send_part(
 ) -> bool:
     """One message of the ledger protocol: pending (committed), send, then sent or settled.
     `carried` is every paper the message accounts for (the last one also the summarized rest).
-    The lock is held for each ledger step only, never while the message is on its way."""
+    The lock is held for each ledger step only, never while the message is on its way; each
+    step runs in a worker thread, so a step waiting for another process's write lock does not
+    stop the bot hearing questions."""
     part, carried = message_and_papers
-    chats.mark(chat_id, carried, "pending")
+    await asyncio.to_thread(chats.mark, chat_id, carried, "pending")
     try:
         message = await send(chat_id, part.text)
     except TimedOut:
         outcome.error = "timed out: Telegram may have delivered it, so it is not sent again"
-        chats.mark(chat_id, carried, "uncertain")
+        await asyncio.to_thread(chats.mark, chat_id, carried, "uncertain")
         return False
     except Forbidden as exc:
-        chats.deactivate(chat_id, carried)
+        await asyncio.to_thread(chats.deactivate, chat_id, carried)
         outcome.error = f"chat removed or blocked the bot ({exc.message})"
         outcome.deactivated = True
         return False
     except Exception as exc:  # any other failure (429, 5xx, network): surely not delivered
-        chats.forget(chat_id, carried)
+        await asyncio.to_thread(chats.forget, chat_id, carried)
         outcome.error = f"not sent, will retry next run: {type(exc).__name__}: {exc}"
         return False
-    chats.mark(chat_id, part.paper_ids, "sent", getattr(message, "message_id", None))
+    sent_id = getattr(message, "message_id", None)
+    await asyncio.to_thread(chats.mark, chat_id, part.paper_ids, "sent", sent_id)
     outcome.sent += part.paper_ids
     outcome.messages += 1
     return True
@@ -165,14 +168,14 @@ async def push_all(
         return await _serve(answers, send, True, chat_ids)
     holder = await take_push_lease(answers.chats)
     try:
-        settled = answers.chats.settle_crashed()
+        settled = await asyncio.to_thread(answers.chats.settle_crashed)
         if settled:
             log.warning(
                 "%d papers were mid-send when a push died; they are not sent again", settled
             )
         return await _serve(answers, send, False, chat_ids, holder)
     finally:
-        answers.chats.drop_lease(PUSH_LEASE, holder)
+        await asyncio.to_thread(answers.chats.drop_lease, PUSH_LEASE, holder)
 
 
 async def _serve(
@@ -194,7 +197,7 @@ async def _serve(
             log.warning("push to chat %s: %s", sub["chat_id"], outcome.error)
         outcomes.append(outcome)
         if holder is not None:
-            answers.chats.take_lease(PUSH_LEASE, holder, LEASE_SECONDS)
+            await asyncio.to_thread(answers.chats.take_lease, PUSH_LEASE, holder, LEASE_SECONDS)
         await asyncio.sleep(0)
     return outcomes
 
@@ -208,7 +211,7 @@ async def take_push_lease(chats: Chats, wait: float = LEASE_WAIT) -> str:
     holder = lease_holder_name()
     deadline = time.monotonic() + wait
     announced = False
-    while (other := chats.take_lease(PUSH_LEASE, holder, LEASE_SECONDS)) is not None:
+    while other := await asyncio.to_thread(chats.take_lease, PUSH_LEASE, holder, LEASE_SECONDS):
         if time.monotonic() > deadline:
             raise PushBusy(f"another push ({other}) has run for over {wait:.0f} s; nothing sent")
         if not announced:
