@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,7 +26,9 @@ from bot import formatting as fmt
 from bot.access import within_rate
 from bot.formatting import Reply
 from bot.sending import ButtonOutcome, argument, send
-from store.answers.engine import Answers, clean_query
+from store.answers.engine import Answer, Answers, clean_query
+from store.answers.followup import Follow
+from store.collection.db import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +133,51 @@ def reply_for_question(
 ) -> list[Reply]:
     """A question's answer, or the plain 'nothing on it' note with a /topic hint; from the team's
     papers alone for /mine or in a chat set to `scope team`."""
+    return reply_and_answer(answers, text, queries, chat_id, team_only)[0]
+
+
+def reply_and_answer(
+    answers: Answers,
+    text: str,
+    queries: RecentQueries | None = None,
+    chat_id: int | None = None,
+    team_only: bool = False,
+    follow: Follow | None = None,
+) -> tuple[list[Reply], Answer | None]:
+    """`reply_for_question`'s replies and the answer behind them (whose papers a reply to it
+    follows up on); `follow`: where the question was asked."""
     if not clean_query(text):  # nothing but spaces or control characters
-        return usage("mine" if team_only else "ask")
+        return usage("mine" if team_only else "ask"), None
     only = answers.team_ids() if team_only else answers.scope_of(chat_id)
-    answer = answers.ask(text, limit=ASK_LIMIT, only=only)
+    answer = answers.respond(text, limit=ASK_LIMIT, only=only, follow=follow)
     if queries is not None:
         queries.remember(answer.query)
-    return fmt.answer_replies(answer) + curation.offer_to_add(answers, text)
+    replies = fmt.noted_answer_replies(answer) + curation.offer_to_add(answers, text)
+    return replies, answer
+
+
+def follow_of(message: Message, bot_id: int) -> Follow:
+    """Where a message was asked: the bot's answer it replies to, and the asker's thread."""
+    user = message.from_user.id if message.from_user else 0
+    replied = message.reply_to_message
+    key = f"{message.chat_id}:{replied.message_id}" if replies_to_bot(message, bot_id) else None
+    text = (replied.text or "") if key and replied else ""
+    return Follow(reply_key=key, replied_text=text, thread=f"{message.chat_id}:{user}")
+
+
+def remember_answer(
+    answers: Answers, answer: Answer | None, follow: Follow, chat_id: int, sent: list[Message]
+) -> None:
+    """Keep which papers the answer showed under each message it was sent as (durably)."""
+    if answer is None or not answer.results or not sent:
+        return
+    keys = [f"{chat_id}:{m.message_id}" for m in sent]
+    try:
+        answers.chats.remember_answer(
+            keys, follow.thread, answer.query, [h.id for h in answer.results]
+        )
+    except (StoreError, sqlite3.Error) as exc:  # a read-only database: answers, no follow-ups
+        log.warning("cannot remember the answer's papers for follow-ups: %s", exc)
 
 
 def reply_for_topic(
@@ -310,8 +351,18 @@ async def _ask(update: Update, context: ContextTypes.DEFAULT_TYPE, team_only: bo
     if not await within_rate(update, context):
         return
     text = strip_mention(argument(message), context.bot.username)
-    args = (text, queries_of(context), message.chat_id, team_only)
-    await send(message, await run(context, reply_for_question, *args))
+    await _answer(message, context, text, team_only)
+
+
+async def _answer(
+    message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, team_only: bool
+) -> None:
+    """Answer (a follow-up, a metadata question or a question), send, remember its papers."""
+    follow = follow_of(message, context.bot.id)
+    args = (text, queries_of(context), message.chat_id, team_only, follow)
+    replies, answer = await run(context, reply_and_answer, *args)
+    sent = await send(message, replies)
+    await run(context, remember_answer, answer, follow, message.chat_id, sent)
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -332,8 +383,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return  # group chatter (the bot sees it when it is an admin or privacy mode is off)
     if not await within_rate(update, context):
         return
-    replies = await run(context, reply_for_question, text, queries_of(context), message.chat_id)
-    await send(message, replies)
+    await _answer(message, context, text, team_only=False)
 
 
 async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

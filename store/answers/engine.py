@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from store.answers import dialogue
+from store.answers.floor import on_topic
 from store.answers.lexical import LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
@@ -232,6 +234,13 @@ class Answers(LexicalStage, SemanticStage):
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), terms=terms)
 
+    def respond(
+        self, question: str, limit: int = 3, only: set[str] | None = None, follow=None
+    ) -> Answer:
+        """`ask`, unless the question follows an earlier answer (`follow`: where it was asked,
+        a `followup.Follow`) or asks about the collection (authors, years, links, counts, names)."""
+        return dialogue.respond(self, question, limit, only, follow)
+
     def topic(
         self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
     ) -> Answer:
@@ -244,6 +253,8 @@ class Answers(LexicalStage, SemanticStage):
         offset = max(offset, 0)
         with self._lock:
             good, weak = self._ranked(terms, offset + limit + 50, question=query, only=only)
+            fused = self.vectors is not None and len(self.vectors) > 0
+            good = on_topic(good, fused)  # the papers on the subject alone: count and pages
             shown = self._snippet_terms(terms)
             page = good[offset : offset + limit]
             results = [self._hit(p, s, c, shown, gist=True) for p, s, c in page]

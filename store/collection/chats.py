@@ -96,6 +96,21 @@ class Chats:
         """paper id -> ledger status for one chat."""
         return self._locked(store_db.ledger, chat_id)
 
+    def remember_answer(
+        self, keys: list[str], thread: str | None, query: str, paper_ids: list[str]
+    ) -> None:
+        """Which papers an answer showed, under each of its message keys: what a reply to it
+        ("does the second one need training?") is read with, after a restart too."""
+        self._locked(store_db.remember_answer, keys, thread, query, paper_ids)
+
+    def answer_for(self, key: str) -> list[str] | None:
+        """The papers of the answer stored under `key` ("chat:message", "cli:SESSION")."""
+        return self._locked(store_db.answer_for, key)
+
+    def last_answer(self, thread: str) -> list[str] | None:
+        """The papers of the latest answer in a thread ("chat:user")."""
+        return self._locked(store_db.last_answer, thread)
+
 
 class Inbox:
     """Updates received and not yet handled, in SQLite beside the papers (table `inbox`)."""
