@@ -66,12 +66,13 @@ def ask_cmd(ctx: Context, question: str, as_json: bool, limit: int, session: str
 
 def _respond(answers, question: str, limit: int, session: str | None):
     """One answer; with a session, read after that session's previous answer and remembered."""
+    from store.answers.dialogue import respond
     from store.answers.followup import Follow
 
     if session is None:
-        return answers.respond(question, limit=limit)
+        return respond(answers, question, limit=limit)
     key = f"cli:{session}"
-    answer = answers.respond(question, limit=limit, follow=Follow(reply_key=key, thread=key))
+    answer = respond(answers, question, limit=limit, follow=Follow(reply_key=key, thread=key))
     if answer.results:
         ids = [hit.id for hit in answer.results]
         answers.chats.remember_answer([key], key, answer.query, ids)

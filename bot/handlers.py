@@ -26,6 +26,7 @@ from bot import formatting as fmt
 from bot.access import within_rate
 from bot.formatting import Reply
 from bot.sending import ButtonOutcome, argument, send
+from store.answers import dialogue
 from store.answers.engine import Answer, Answers, clean_query
 from store.answers.followup import Follow
 from store.collection.db import StoreError
@@ -149,7 +150,7 @@ def reply_and_answer(
     if not clean_query(text):  # nothing but spaces or control characters
         return usage("mine" if team_only else "ask"), None
     only = answers.team_ids() if team_only else answers.scope_of(chat_id)
-    answer = answers.respond(text, limit=ASK_LIMIT, only=only, follow=follow)
+    answer = dialogue.respond(answers, text, limit=ASK_LIMIT, only=only, follow=follow)
     if queries is not None:
         queries.remember(answer.query)
     replies = fmt.noted_answer_replies(answer) + curation.offer_to_add(answers, text)

@@ -1,5 +1,6 @@
 """Which kind of question a message is, in order: a follow-up to an earlier answer, a question
-about the collection's metadata, or a question on a subject (`Answers.ask`)."""
+about the collection's metadata, or a question on a subject (`Answers.ask`). The bot and
+`paperbot ask` call `respond`; `ask` itself (and every benchmark of it) stays as it was."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from store.answers import dialogue
 from store.answers.floor import on_topic
 from store.answers.lexical import LexicalStage
 from store.answers.names import _alias_key, _Aliases
@@ -233,13 +232,6 @@ class Answers(LexicalStage, SemanticStage):
             ]
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
         return Answer(query, results, suggestions, total=len(good), terms=terms)
-
-    def respond(
-        self, question: str, limit: int = 3, only: set[str] | None = None, follow=None
-    ) -> Answer:
-        """`ask`, unless the question follows an earlier answer (`follow`: where it was asked,
-        a `followup.Follow`) or asks about the collection (authors, years, links, counts, names)."""
-        return dialogue.respond(self, question, limit, only, follow)
 
     def topic(
         self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
