@@ -172,7 +172,7 @@ def _fact_line(paper: dict[str, Any], fact: str | None, where: str) -> str:
     if fact == "authors":
         authors = paper.get("authors") or []
         return f"{where.capitalize()}, {title}: " + (
-            f"by {author_list(authors)}."
+            f"by {author_list(authors).removesuffix('.')}."
             if authors
             else "the collection has no author list for it."
         )

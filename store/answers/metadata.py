@@ -113,7 +113,8 @@ def _with_facts(answers: Any, hits: list[Hit]) -> list[Hit]:
     papers = answers.papers([hit.id for hit in hits])
     for hit in hits:
         paper = papers.get(hit.id, {})
-        facts = [author_list(paper.get("authors") or [], 4), date_phrase(paper)]
+        dated = paper.get("published") or paper.get("listed")
+        facts = [author_list(paper.get("authors") or [], 4), date_phrase(paper) if dated else ""]
         head = " · ".join(f for f in facts if f)
         hit.snippet = f"{head}. {hit.snippet}" if hit.snippet else head
         hit.marks = []
@@ -218,7 +219,7 @@ def _authors_of(answers: Any, name: str, only: set[str] | None) -> Answer:
         authors = papers[pid].get("authors") or []
         title = f"“{shorten(papers[pid]['title'], 90)}”"
         who = f"is by {author_list(authors)}" if authors else "has no author list in the collection"
-        lines.append(f"{title} {who}.")
+        lines.append(f"{title} {who}" + ("" if who.endswith(".") else "."))
     return Answer(
         name, _with_facts(answers, answers.cards(ids)), total=len(ids), note="\n".join(lines)
     )
