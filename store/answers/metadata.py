@@ -25,7 +25,7 @@ _PAPERS = r"(?:papers?|articles?|works?|publications?)"
 _ASKING = r"(?:(?:which|what|list|show(?: me)?|find|any|are there(?: any)?)\s+)?(?:the\s+)?"
 _COUNT_RE = re.compile(rf"^how many\s+(?:{_PAPERS}\s*)?(?P<rest>.*)$", re.I)
 _YEAR_RE = re.compile(
-    rf"^{_ASKING}{_PAPERS}\s+(?:do we have\s+|are there\s+)?(?:published\s+|written\s+|released\s+)?"
+    rf"^{_ASKING}{_PAPERS}\s+(?:do we have\s+|are there\s+|are\s+)?(?:published\s+|written\s+|released\s+)?"
     r"(?:from|in|of|during)\s+(?P<year>(?:19|20)\d\d)$",
     re.I,
 )
@@ -98,23 +98,28 @@ def _papers(n: int) -> str:
     return "No papers" if n == 0 else f"{n} paper" + ("" if n == 1 else "s")
 
 
-def _list_answer(answers: Any, query: str, ids: list[str], note: str) -> Answer:
+def _list_answer(
+    answers: Any, query: str, ids: list[str], note: str, author: str | None = None
+) -> Answer:
     """Up to LIST_LIMIT papers with who wrote them and when, under the note (no More button:
     the note says how many there are)."""
     shown = ids[:LIST_LIMIT]
     if len(ids) > len(shown):
         note += f"; the first {len(shown)}"
-    hits = _with_facts(answers, answers.cards(shown))
+    hits = _with_facts(answers, answers.cards(shown), author)
     return Answer(query, hits, total=len(hits), note=note + (":" if hits else "."))
 
 
-def _with_facts(answers: Any, hits: list[Hit]) -> list[Hit]:
-    """Each hit's gist led by its authors and date."""
+def _with_facts(answers: Any, hits: list[Hit], author: str | None = None) -> list[Hit]:
+    """Each hit's gist led by its authors (`author` among them, when the list is cut) and date."""
     papers = answers.papers([hit.id for hit in hits])
     for hit in hits:
         paper = papers.get(hit.id, {})
         dated = paper.get("published") or paper.get("listed")
-        facts = [author_list(paper.get("authors") or [], 4), date_phrase(paper) if dated else ""]
+        authors = paper.get("authors") or []
+        if author in authors[4:]:
+            authors = [*authors[:3], author, *[a for a in authors[3:] if a != author]]
+        facts = [author_list(authors, 4), date_phrase(paper) if dated else ""]
         head = " · ".join(f for f in facts if f)
         hit.snippet = f"{head}. {hit.snippet}" if hit.snippet else head
         hit.marks = []
@@ -130,8 +135,9 @@ def _by_author(
         ids = _within(store_db.ids_by_author(answers.db, tokens), only)
     if not ids and not surely_author:
         return None  # "papers of remote sensing": a subject, not a name
-    name = _author_as_stored(answers, ids[:1], tokens) or who.strip()
-    return _list_answer(answers, query, ids, f"{_papers(len(ids))} by {name}")
+    stored = _author_as_stored(answers, ids[:1], tokens)
+    note = f"{_papers(len(ids))} by {stored or who.strip()}"
+    return _list_answer(answers, query, ids, note, stored)
 
 
 def _author_as_stored(answers: Any, ids: list[str], tokens: list[str]) -> str | None:
