@@ -32,6 +32,8 @@ RS5M_CODE = "https://github.com/om-ai-lab/RS5M"
         ("the last one?", [2]),
         ("and video understanding?", None),
         ("the fifth one", None),  # the answer showed three
+        ("pretraining from a second view of the same scene", None),
+        ("papers from last year", None),
     ],
 )
 def test_what_a_follow_up_points_at(text, positions):
@@ -86,6 +88,16 @@ def test_a_reply_on_a_new_subject_is_a_new_question(answers):
     reply = respond(answers, "and video understanding?", follow=Follow("7:400"))
     assert reply.note == ""
     assert reply.results[0].id == answers.ask("and video understanding?").results[0].id
+
+
+def test_a_reply_about_another_paper_or_another_subject_is_a_new_question(answers):
+    _asked(answers, "7:450", PRUNING)
+    other = respond(answers, "how does it differ from CoOp?", follow=Follow("7:450"))
+    assert other.note == ""  # names another paper
+    steak = respond(
+        answers, "how long should i rest a steak after grilling it", follow=Follow("7:450")
+    )
+    assert steak.note == "" and steak.results == []  # none of it is in those papers
 
 
 def test_a_short_follow_up_without_a_reply_follows_the_askers_last_answer(answers):

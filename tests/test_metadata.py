@@ -99,6 +99,10 @@ def test_other_questions_are_not_metadata(lab):
         "how do models generate code from natural language?",
         "papers on video understanding",
         "what is the best model for image captioning?",
+        "Is CLIP good at counting?",
+        "How many samples are in the remote sensing instruction-following dataset of SkyEyeGPT?",
+        "Which papers have a picture-describing model hand its observations over as text?",
+        "is there work showing llava first moves global image info into the question tokens?",
     ):
         assert metadata.answer(lab, question) is None, question
 

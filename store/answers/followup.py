@@ -31,10 +31,11 @@ _ORDINALS = {
     "5th": 4,
     "last": -1,
 }
+_ORDINAL_WORDS = r"(first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)"
+_NOUNS = r"(?:one|paper|result|answer|article|work)"
+# "the second one", "the 3rd", "second paper"; not "a second view", "last year", "llava first"
 _ORDINAL_RE = re.compile(
-    r"\b(?:the\s+)?(first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)"
-    r"(?:\s+(?:one|paper|result|answer|article|work))?\b",
-    re.IGNORECASE,
+    rf"\bthe\s+{_ORDINAL_WORDS}(?:\s+{_NOUNS})?\b|\b{_ORDINAL_WORDS}\s+{_NOUNS}\b", re.I
 )
 _NUMBER_RE = re.compile(r"(?:#\s*|\bno\.\s*|\bnumber\s+|\bpaper\s+|\bresult\s+)([1-9])\b", re.I)
 _ALL_RE = re.compile(r"\b(they|them|their|these|those|both|all of them|all three|each)\b", re.I)
@@ -43,9 +44,13 @@ _ONE_RE = re.compile(
     re.IGNORECASE,
 )
 _PAPER_REF_RE = re.compile(r"/paper\s+(\S+)")
-_CODE_RE = re.compile(r"\b(code|github|gitlab|repo|repository|implementation|source)\b", re.I)
+_CODE_RE = re.compile(r"\b(code|github|gitlab|repo|repository|implementation)\b", re.I)
 _AUTHORS_RE = re.compile(r"\b(who wrote|who made|authors?|written by|wrote)\b", re.I)
-_DATE_RE = re.compile(r"\b(when|what year|which year|published|date|how old|how recent)\b", re.I)
+_DATE_RE = re.compile(
+    r"\b(when (?:was|were|did|is|are)|what year|which year|published|publication|date|how old|"
+    r"how recent|come out|came out)\b",
+    re.I,
+)
 _LINKS_RE = re.compile(r"\b(links?|hugging ?face|weights|checkpoints?|demo|project page)\b", re.I)
 _FILLER = re.compile(
     r"\b(does|do|did|is|are|was|were|has|have|had|any|there|a|an|the|one|ones|paper|papers|"
@@ -53,7 +58,8 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 POSITION_NAMES = ["1st", "2nd", "3rd", "4th", "5th"]
-SHORT_FOLLOWUP = 7  # words: a longer question that says "it" or "their" is a question of its own
+SHORT_FOLLOWUP = 7  # words: a longer message that is no reply and says "it" is a new question
+LONG_FOLLOWUP = 15  # words: a longer reply that says "it" or "their" is a new question
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class Follow:
 def pointed_at(text: str, count: int) -> list[int] | None:
     """Positions (0-based) of the earlier answer's papers the text points at, or None when it
     points at none: an ordinal or number picks one, "they"/"both" all, "it"/"that paper" the first."""
-    picked = [_ORDINALS[m.group(1).lower()] for m in _ORDINAL_RE.finditer(text)]
+    picked = [_ORDINALS[(m.group(1) or m.group(2)).lower()] for m in _ORDINAL_RE.finditer(text)]
     picked += [int(m.group(1)) - 1 for m in _NUMBER_RE.finditer(text)]
     if picked:
         positions = [p if p >= 0 else count - 1 for p in picked]
@@ -110,12 +116,20 @@ def earlier_papers(chats: Any, follow: Follow, text: str) -> list[str] | None:
         ids = chats.answer_for(follow.reply_key)
         if ids is None:
             ids = list(dict.fromkeys(_PAPER_REF_RE.findall(follow.replied_text)))
-        if ids and (pointed_at(text, len(ids)) is not None or bare_fact(text)):
+        if ids and (_points_at(text, len(ids)) or bare_fact(text)):
             return ids
         return None
     if follow.thread and _points_back(text):
         return chats.last_answer(follow.thread) or None
     return None
+
+
+def _points_at(text: str, count: int) -> bool:
+    """A reply points at the answer's papers with an ordinal ("the second one"), or with a
+    pronoun when it is not a long question of its own (whose "their" is its own)."""
+    if _ORDINAL_RE.search(text) or _NUMBER_RE.search(text):
+        return pointed_at(text, count) is not None
+    return len(text.split()) <= LONG_FOLLOWUP and pointed_at(text, count) is not None
 
 
 def _points_back(text: str) -> bool:
@@ -131,6 +145,10 @@ def answer(
     ids = earlier_papers(answers.chats, follow, question)
     if not ids:
         return None
+    with answers._lock:
+        others = set(answers._named(question)) - set(ids)
+    if others:
+        return None  # "how does it differ from CoOp?": about another paper, a new question
     positions = pointed_at(question, len(ids))
     if positions is None:
         positions = list(range(len(ids)))
@@ -144,6 +162,8 @@ def answer(
     fact = fact_asked(question)
     if fact is None:
         hits = _hits_about(answers, question, [papers[p] for p in chosen])
+        if not hits:
+            return None  # nothing of it is in those papers: a new question ("and steaks?")
     else:
         hits = answers.cards(chosen)
     lines = [_fact_line(papers[pid], fact, _where(ids.index(pid), len(ids))) for pid in chosen]
@@ -206,5 +226,7 @@ def _hits_about(answers: Any, question: str, papers: list[dict[str, Any]]) -> li
     words = _ORDINAL_RE.sub(" ", _NUMBER_RE.sub(" ", question))
     terms = answers._query_terms(words)
     with answers._lock:
+        if terms and not any(set(terms) & answers._doc_terms(paper) for paper in papers):
+            return []
         shown = answers._snippet_terms(terms) if terms else []
         return [answers._hit(paper, 0.0, 0.0, shown) for paper in papers]

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from store.answers.followup import author_list, date_phrase
+from store.answers.lexical import NAMES_BUILT_BY_ASK
 from store.answers.names import _alias_key
 from store.answers.results import Answer, Hit
 from store.collection import db as store_db
@@ -23,7 +24,7 @@ from store.text import shorten
 LIST_LIMIT = 10  # papers listed under a count or a list answer
 _PAPERS = r"(?:papers?|articles?|works?|publications?)"
 _ASKING = r"(?:(?:which|what|list|show(?: me)?|find|any|are there(?: any)?)\s+)?(?:the\s+)?"
-_COUNT_RE = re.compile(rf"^how many\s+(?:{_PAPERS}\s*)?(?P<rest>.*)$", re.I)
+_COUNT_RE = re.compile(rf"^how many\s+{_PAPERS}\b\s*(?P<rest>.*)$", re.I)
 _YEAR_RE = re.compile(
     rf"^{_ASKING}{_PAPERS}\s+(?:do we have\s+|are there\s+|are\s+)?(?:published\s+|written\s+|released\s+)?"
     r"(?:from|in|of|during)\s+(?P<year>(?:19|20)\d\d)$",
@@ -159,9 +160,20 @@ _LINK_KINDS = [
 ]
 
 
+_LINK_WORDS = re.compile(
+    r"\b(a|an|any|the|their|its|some|public|publicly|released|open|source|available|links?|"
+    r"pages?|urls?|on|at|in|to|and|or|with|code|implementation|repo|repository|github|hugging|"
+    r"face|huggingface|hf|models?|weights|checkpoints?|demos?|project|site|released)\b",
+    re.I,
+)
+
+
 def _with_links(answers: Any, query: str, what: str, only: set[str] | None) -> Answer | None:
     """Papers with a link of the kind or on the host named ("a huggingface model link": any
-    link to huggingface.co, "code on github": code links to github.com)."""
+    link to huggingface.co, "code on github": code links to github.com); None when the words
+    say more than a link ("have a model hand its observations over as text")."""
+    if _LINK_WORDS.sub(" ", re.sub(r"[^\w\s]", " ", what)).split():
+        return None
     kind = host = None
     for pattern, k, h in _LINK_KINDS:
         if pattern.search(what):
@@ -207,8 +219,9 @@ def named(answers: Any, name: str, titles: bool = True) -> list[str]:
     `titles`) a phrase of their titles ("visual instruction tuning")."""
     name = _NAME_NOISE.sub("", _NAME_NOISE.sub("", name.strip())).strip()
     key = _alias_key(name)
-    with answers._lock:
-        ids = list(answers.aliases().get(key, [])) if key else []
+    with answers._lock:  # a big collection's names table takes a minute: /repo builds it
+        built = answers._aliases is not None or answers.index.size <= NAMES_BUILT_BY_ASK
+        ids = list(answers.aliases().get(key, [])) if key and built else []
         if not ids and titles and len(name.split()) >= 2:
             ids = store_db.ids_titled(answers.db, normalize_title(name))
     return ids
@@ -237,7 +250,7 @@ def _held(answers: Any, text: str, only: set[str] | None) -> Answer | None:
     m = _NAMED_PAPER_RE.match(text)
     if m is None:
         m = _HELD_RE.match(text)
-        if m is None or not (_IN_COLLECTION_RE.search(text) or _name_like(m.group("name"))):
+        if m is None or not (_IN_COLLECTION_RE.search(text) or _asks_to_hold(m, text)):
             return None
     name = _IN_COLLECTION_RE.sub("", m.group("name")).strip()
     subject = not _name_like(name)
@@ -252,6 +265,12 @@ def _held(answers: Any, text: str, only: set[str] | None) -> Answer | None:
             found.note = f"Yes: {_papers(found.total)} on “{found.query}”:"
             return found
     return _not_held(answers, name, only)
+
+
+def _asks_to_hold(m: re.Match, text: str) -> bool:
+    """ "Do we have LLaVA?" asks whether the collection holds a name; "is CLIP good?" does not
+    (an "is" question asks it only with "in the collection")."""
+    return not re.match(r"(?:is|are)\b", text, re.I) and _name_like(m.group("name"))
 
 
 def _name_like(name: str) -> bool:
