@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -68,6 +69,7 @@ def _respond(answers, question: str, limit: int, session: str | None):
     """One answer; with a session, read after that session's previous answer and remembered."""
     from store.answers.dialogue import respond
     from store.answers.followup import Follow
+    from store.collection import db as store_db
 
     if session is None:
         return respond(answers, question, limit=limit)
@@ -75,7 +77,10 @@ def _respond(answers, question: str, limit: int, session: str | None):
     answer = respond(answers, question, limit=limit, follow=Follow(reply_key=key, thread=key))
     if answer.results:
         ids = [hit.id for hit in answer.results]
-        answers.chats.remember_answer([key], key, answer.query, ids)
+        try:
+            answers.chats.remember_answer([key], key, answer.query, ids)
+        except (store_db.StoreError, sqlite3.Error) as exc:  # a database this user cannot write
+            click.echo(f"warning: --follow cannot remember this answer: {exc}", err=True)
     return answer
 
 

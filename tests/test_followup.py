@@ -153,3 +153,22 @@ def test_ask_dash_follow_reads_each_line_after_the_previous_answer(tmp_path):
     assert (
         second["results"][0]["id"] == FOPRU and "training-free" in second["results"][0]["snippet"]
     )
+
+
+def test_a_read_only_database_answers_and_only_forgets_the_papers(db_path, caplog):
+    from types import SimpleNamespace
+
+    from bot import handlers
+    from store.collection import db as store_db
+
+    Answers.open(db_path).db.close()  # seeded and embedded, then opened as a reader would
+    reader = Answers(store_db.open_db(db_path, read_only=True), db_path)
+    try:
+        follow = Follow(thread="7:1")
+        replies, answer = handlers.reply_and_answer(reader, PRUNING, follow=follow)
+        assert "FoPru" in replies[0].text
+        sent = [SimpleNamespace(message_id=11)]
+        handlers.remember_answer(reader, answer, follow, 7, sent)  # logs, raises nothing
+        assert "cannot remember" in caplog.text
+    finally:
+        reader.db.close()
