@@ -525,20 +525,3 @@ def unknown_command_replies(command: str, names: Sequence[str]) -> list[Reply]:
 def text_reply(text: str) -> list[Reply]:
     """A fixed, already-safe one-liner (our own text, no user input)."""
     return replies([text])
-
-
-def noted_answer_replies(answer: Answer) -> list[Reply]:
-    """A metadata or follow-up answer: its note (a count, a yes/no, the authors) above its
-    papers; an answer without a note is a plain answer."""
-    if not answer.note:
-        return answer_replies(answer)
-    blocks = [esc(answer.note)] + [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
-    if not answer.results and answer.suggestions:
-        blocks.append(nothing_found(answer.query, answer.suggestions)[0].text)
-    rows = hit_rows(answer.results)
-    shown = len(answer.results)
-    if answer.total > shown:
-        rows.append(
-            [InlineKeyboardButton("More", callback_data=more_data("a", shown, answer.query))]
-        )
-    return replies(blocks, keyboard(rows))

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,12 +23,12 @@ from telegram.ext import ContextTypes
 from bot import curation, subscriptions
 from bot import formatting as fmt
 from bot.access import within_rate
+from bot.followups import follow_of, noted_answer_replies, remember_answer
 from bot.formatting import Reply
 from bot.sending import ButtonOutcome, argument, send
 from store.answers import dialogue
 from store.answers.engine import Answer, Answers, clean_query
 from store.answers.followup import Follow
-from store.collection.db import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -153,32 +152,8 @@ def reply_and_answer(
     answer = dialogue.respond(answers, text, limit=ASK_LIMIT, only=only, follow=follow)
     if queries is not None:
         queries.remember(answer.query)
-    replies = fmt.noted_answer_replies(answer) + curation.offer_to_add(answers, text)
+    replies = noted_answer_replies(answer) + curation.offer_to_add(answers, text)
     return replies, answer
-
-
-def follow_of(message: Message, bot_id: int) -> Follow:
-    """Where a message was asked: the bot's answer it replies to, and the asker's thread."""
-    user = message.from_user.id if message.from_user else 0
-    replied = message.reply_to_message
-    key = f"{message.chat_id}:{replied.message_id}" if replies_to_bot(message, bot_id) else None
-    text = (replied.text or "") if key and replied else ""
-    return Follow(reply_key=key, replied_text=text, thread=f"{message.chat_id}:{user}")
-
-
-def remember_answer(
-    answers: Answers, answer: Answer | None, follow: Follow, chat_id: int, sent: list[Message]
-) -> None:
-    """Keep which papers the answer showed under each message it was sent as (durably)."""
-    if answer is None or not answer.results or not sent:
-        return
-    keys = [f"{chat_id}:{m.message_id}" for m in sent]
-    try:
-        answers.chats.remember_answer(
-            keys, follow.thread, answer.query, [h.id for h in answer.results]
-        )
-    except (StoreError, sqlite3.Error) as exc:  # a read-only database: answers, no follow-ups
-        log.warning("cannot remember the answer's papers for follow-ups: %s", exc)
 
 
 def reply_for_topic(
@@ -359,7 +334,7 @@ async def _answer(
     message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, team_only: bool
 ) -> None:
     """Answer (a follow-up, a metadata question or a question), send, remember its papers."""
-    follow = follow_of(message, context.bot.id)
+    follow = follow_of(message, replies_to_bot(message, context.bot.id))
     args = (text, queries_of(context), message.chat_id, team_only, follow)
     replies, answer = await run(context, reply_and_answer, *args)
     sent = await send(message, replies)

@@ -158,7 +158,7 @@ def test_ask_dash_follow_reads_each_line_after_the_previous_answer(tmp_path):
 def test_a_read_only_database_answers_and_only_forgets_the_papers(db_path, caplog):
     from types import SimpleNamespace
 
-    from bot import handlers
+    from bot import followups, handlers
     from store.collection import db as store_db
 
     Answers.open(db_path).db.close()  # seeded and embedded, then opened as a reader would
@@ -168,7 +168,7 @@ def test_a_read_only_database_answers_and_only_forgets_the_papers(db_path, caplo
         replies, answer = handlers.reply_and_answer(reader, PRUNING, follow=follow)
         assert "FoPru" in replies[0].text
         sent = [SimpleNamespace(message_id=11)]
-        handlers.remember_answer(reader, answer, follow, 7, sent)  # logs, raises nothing
+        followups.remember_answer(reader, answer, follow, 7, sent)  # logs, raises nothing
         assert "cannot remember" in caplog.text
     finally:
         reader.db.close()
