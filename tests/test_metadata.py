@@ -141,3 +141,21 @@ def test_cli_metadata_questions_after_an_import(tmp_path):
     assert data["note"].startswith("2 papers by Hervé Jégou") and len(data["results"]) == 2
     page2 = paperbot(db, "topic", "remote sensing", "--page", "2", "--limit", "5", "--json")
     assert json.loads(page2.stdout)["results"] == [] and json.loads(page2.stdout)["total"] == 4
+
+
+@pytest.mark.parametrize(
+    "question, note",
+    [
+        ("which papers are by Hugo Touvron?", "2 papers by Hugo Touvron"),
+        ("anything by herve jegou?", "2 papers by Hervé Jégou"),
+        ("which papers were written by Ada Lovelace", "1 paper by Ada Lovelace"),
+        ("when was CLIP published?", "“Learning Transferable Visual Models"),
+        ("2021 papers", "3 papers from 2021"),
+        ("how many remote sensing papers do we have?", "4 papers on “remote sensing”"),
+        ("how many papers are there on remote sensing", "4 papers on “remote sensing”"),
+        ("how many papers by hugo touvron", "2 papers by Hugo Touvron"),
+        ("which ones have a demo?", "1 paper with a demo link"),
+    ],
+)
+def test_other_ways_of_asking(lab, question, note):
+    assert respond(lab, question).note.startswith(note)

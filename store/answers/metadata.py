@@ -22,17 +22,21 @@ from store.collection.clean import normalize_title
 from store.text import shorten
 
 LIST_LIMIT = 10  # papers listed under a count or a list answer
-_PAPERS = r"(?:papers?|articles?|works?|publications?)"
+_PAPERS = r"(?:papers?|articles?|works?|publications?|ones)"
 _ASKING = r"(?:(?:which|what|list|show(?: me)?|find|any|are there(?: any)?)\s+)?(?:the\s+)?"
-_COUNT_RE = re.compile(rf"^how many\s+{_PAPERS}\b\s*(?P<rest>.*)$", re.I)
+# "how many papers on X", "how many remote sensing papers do we have" (a subject before "papers")
+_COUNT_RE = re.compile(
+    rf"^how many\s+(?P<pre>(?:[\w\-]+\s+){{0,4}}?){_PAPERS}\b\s*(?P<rest>.*)$", re.I
+)
 _YEAR_RE = re.compile(
-    rf"^{_ASKING}{_PAPERS}\s+(?:do we have\s+|are there\s+|are\s+)?(?:published\s+|written\s+|released\s+)?"
-    r"(?:from|in|of|during)\s+(?P<year>(?:19|20)\d\d)$",
+    rf"^{_ASKING}{_PAPERS}\s+(?:do we have\s+|are there\s+|are\s+|were\s+)?"
+    r"(?:published\s+|written\s+|released\s+)?(?:from|in|of|during)\s+(?P<year>(?:19|20)\d\d)$"
+    rf"|^{_ASKING}(?P<year2>(?:19|20)\d\d)\s+{_PAPERS}$",
     re.I,
 )
 _BY_RE = re.compile(
-    rf"^{_ASKING}{_PAPERS}\s+(?:do we have\s+)?(?:(?:written|authored)\s+)?(?P<how>by|from|of)\s+"
-    r"(?P<who>[^\d]+)$",
+    rf"^(?:{_ASKING}{_PAPERS}\s+(?:do we have\s+|are\s+|were\s+)?(?:(?:written|authored)\s+)?"
+    r"|(?:anything|something|what do we have)\s+)(?P<how>by|from|of)\s+(?P<who>[^\d]+)$",
     re.I,
 )
 _WROTE_RE = re.compile(
@@ -43,6 +47,11 @@ _WROTE_RE = re.compile(
 _LINKS_RE = re.compile(
     rf"^(?:{_ASKING}(?:{_PAPERS}\s+)?(?:have|has|with|come with|provide|ship)|{_PAPERS} with)\s+"
     r"(?P<what>.+)$",
+    re.I,
+)
+_WHEN_RE = re.compile(
+    r"^(?:when was|when did|what year (?:was|is|did)|which year (?:was|is|did))\s+(?P<name>.+?)"
+    r"(?:\s+(?:published|released|written|from|come out|appear|out))$",
     re.I,
 )
 _HELD_RE = re.compile(
@@ -69,7 +78,7 @@ def answer(answers: Any, question: str, only: set[str] | None = None) -> Answer 
         return None
     count = _COUNT_RE.match(text)
     if count:
-        return _count(answers, count.group("rest"), only)
+        return _count(answers, count.group("pre"), count.group("rest"), only)
     return _listing(answers, text, only) or _held(answers, text, only)
 
 
@@ -78,11 +87,14 @@ def _listing(answers: Any, text: str, only: set[str] | None) -> Answer | None:
     if m := _WROTE_RE.match(text):
         return _authors_of(answers, m.group("name"), only)
     if m := _YEAR_RE.match(text):
-        ids, undated = store_db.ids_by_year(answers.db, m.group("year"))
-        note = f"{_papers(len(_within(ids, only)))} from {m.group('year')}"
+        year = m.group("year") or m.group("year2")
+        ids, undated = store_db.ids_by_year(answers.db, year)
+        note = f"{_papers(len(_within(ids, only)))} from {year}"
         if undated:
             note += f" ({undated} papers in the collection have no date)"
         return _list_answer(answers, text, _within(ids, only), note)
+    if m := _WHEN_RE.match(text):
+        return _date_of(answers, m.group("name"), only)
     if m := _BY_RE.match(text):
         return _by_author(answers, text, m.group("who"), m.group("how").lower() == "by", only)
     if m := _LINKS_RE.match(text):
@@ -190,9 +202,12 @@ def _with_links(answers: Any, query: str, what: str, only: set[str] | None) -> A
     return _list_answer(answers, query, ids, f"{_papers(len(ids))} with {label}{where}")
 
 
-def _count(answers: Any, rest: str, only: set[str] | None) -> Answer:
-    """ "How many papers ...": the count of a list answer, or of the papers on a subject."""
+def _count(answers: Any, pre: str, rest: str, only: set[str] | None) -> Answer:
+    """ "How many papers ...": the count of a list answer, or of the papers on a subject (named
+    before "papers" or after it)."""
     rest = _COUNT_NOISE.sub("", rest.strip()).strip()
+    if pre.strip():
+        rest = f"on {pre.strip()} {rest}".strip()
     if not rest:
         total = len(only) if only is not None else answers.stats()["papers"]
         return Answer("how many papers", [], note=f"The collection holds {_papers(total)}.")
@@ -242,6 +257,17 @@ def _authors_of(answers: Any, name: str, only: set[str] | None) -> Answer:
     return Answer(
         name, _with_facts(answers, answers.cards(ids)), total=len(ids), note="\n".join(lines)
     )
+
+
+def _date_of(answers: Any, name: str, only: set[str] | None) -> Answer:
+    """When the paper a name points at is from (or that it is not in the collection)."""
+    ids = _within(named(answers, name), only)[:3]
+    if not ids:
+        return _not_held(answers, name, only)
+    papers = answers.papers(ids)
+    lines = [f"“{shorten(papers[p]['title'], 90)}”: {date_phrase(papers[p])}." for p in ids]
+    hits = _with_facts(answers, answers.cards(ids))
+    return Answer(name, hits, total=len(ids), note="\n".join(lines))
 
 
 def _held(answers: Any, text: str, only: set[str] | None) -> Answer | None:
