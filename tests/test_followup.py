@@ -172,3 +172,10 @@ def test_a_read_only_database_answers_and_only_forgets_the_papers(db_path, caplo
         assert "cannot remember" in caplog.text
     finally:
         reader.db.close()
+
+
+def test_a_follow_up_on_a_removed_paper_says_so(answers):
+    ids = _asked(answers, "7:700", PRUNING)
+    answers.remove([ids[1]])
+    reply = respond(answers, "does the second one need training?", follow=Follow("7:700"))
+    assert reply.results == [] and "no longer in the collection" in reply.note
