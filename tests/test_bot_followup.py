@@ -14,6 +14,7 @@ from store.answers.engine import Answers
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
 from tests.harness import polling
 from tests.helpers import assert_telegram_html
+from tests.processes import start_writer
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP = DEFAULT_GROUP_ID
@@ -111,3 +112,21 @@ async def test_metadata_questions_and_topic_in_the_bot(api: FakeBotAPI, answers)
     ]
     assert "More" not in buttons
     assert hf.startswith("3 papers with a link to Hugging Face:") and "huggingface.co/" in hf
+
+
+async def test_questions_keep_coming_while_an_import_holds_the_write_lock(
+    api: FakeBotAPI, answers, db_path
+) -> None:
+    """Remembering an answer's papers waits a second at most, outside the engine's lock: the
+    questions after it are not held up behind another process's write (10 s lock wait)."""
+    holder = start_writer("hold", db_path, 60)
+    try:
+        async with running_bot(api, answers):
+            api.add_private_message(PRUNING, user_id=USER)
+            await api.wait_for_sent(1, timeout=6)  # sent: now its papers are being remembered
+            api.add_private_message("Which papers caption remote sensing images?", user_id=USER + 1)
+            await api.wait_for_sent(2, timeout=5)
+    finally:
+        holder.terminate()
+        holder.wait(timeout=30)
+    assert "FoPru" in api.sent(USER)[0]["text"] and "RS5M" in api.sent(USER + 1)[0]["text"]

@@ -11,7 +11,7 @@ import pytest
 from store.answers.dialogue import respond
 from store.answers.engine import Answers
 from store.answers.followup import Follow, bare_fact, pointed_at
-from tests.processes import paperbot
+from tests.processes import paperbot, start_writer
 
 PRUNING = "efficient vision language models token pruning"  # Feather, FoPru, SimVLG
 FOPRU = "t-3bd5e363af55"
@@ -155,23 +155,27 @@ def test_ask_dash_follow_reads_each_line_after_the_previous_answer(tmp_path):
     )
 
 
-def test_a_read_only_database_answers_and_only_forgets_the_papers(db_path, caplog):
+def test_a_writer_holding_the_lock_only_costs_the_follow_up_memory(answers, db_path, caplog):
+    """An import holding SQLite's write lock: the answer comes, remembering its papers gives up
+    after MEMORY_TIMEOUT with one log line, and never while holding the engine's lock."""
     from types import SimpleNamespace
 
     from bot import followups, handlers
-    from store.collection import db as store_db
 
-    Answers.open(db_path).db.close()  # seeded and embedded, then opened as a reader would
-    reader = Answers(store_db.open_db(db_path, read_only=True), db_path)
+    holder = start_writer("hold", db_path, 60)
     try:
         follow = Follow(thread="7:1")
-        replies, answer = handlers.reply_and_answer(reader, PRUNING, follow=follow)
+        replies, answer = handlers.reply_and_answer(answers, PRUNING, follow=follow)
         assert "FoPru" in replies[0].text
         sent = [SimpleNamespace(message_id=11)]
-        followups.remember_answer(reader, answer, follow, 7, sent)  # logs, raises nothing
+        followups.remember_answer(answers, answer, follow, 7, sent)  # logs, raises nothing
         assert "cannot remember" in caplog.text
+        assert answers._lock.acquire(blocking=False)  # the engine's lock was let go
+        answers._lock.release()
     finally:
-        reader.db.close()
+        holder.terminate()
+        holder.wait(timeout=30)
+    assert answers.chats.answer_for("7:11") is None
 
 
 def test_a_follow_up_on_a_removed_paper_says_so(answers):
