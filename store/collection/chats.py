@@ -103,32 +103,31 @@ class Chats:
     # MEMORY_TIMEOUT for SQLite's write lock: remembering an answer never holds the engine's
     # lock, so an import holding the write lock cannot stall the questions that follow.
 
-    def _memory(self) -> tuple[Any, threading.Lock]:
-        if self._memory_db is None:
-            path = self.db.execute("pragma database_list").fetchone()[2]
-            self._memory_db = store_db.open_db(path, timeout=MEMORY_TIMEOUT) if path else self.db
-        return self._memory_db, self._memory_lock
+    def _remembered(self, func: Callable[..., T], *args: Any) -> T:
+        """Run `func` on the memory's connection (opened on first use), under its own lock."""
+        with self._memory_lock:
+            if self._memory_db is None:
+                with self._lock:  # the engine's connection, once: where the file is
+                    path = self.db.execute("pragma database_list").fetchone()[2]
+                self._memory_db = (
+                    store_db.open_db(path, timeout=MEMORY_TIMEOUT) if path else self.db
+                )
+            return func(self._memory_db, *args)
 
     def remember_answer(
         self, keys: list[str], thread: str | None, query: str, paper_ids: list[str]
     ) -> None:
         """Which papers an answer showed, under each of its message keys: what a reply to it
         ("does the second one need training?") is read with, after a restart too."""
-        db, lock = self._memory()
-        with lock:
-            store_db.remember_answer(db, keys, thread, query, paper_ids)
+        self._remembered(store_db.remember_answer, keys, thread, query, paper_ids)
 
     def answer_for(self, key: str) -> list[str] | None:
         """The papers of the answer stored under `key` ("chat:message", "cli:SESSION")."""
-        db, lock = self._memory()
-        with lock:
-            return store_db.answer_for(db, key)
+        return self._remembered(store_db.answer_for, key)
 
     def last_answer(self, thread: str) -> list[str] | None:
         """The papers of the latest answer in a thread ("chat:user")."""
-        db, lock = self._memory()
-        with lock:
-            return store_db.last_answer(db, thread)
+        return self._remembered(store_db.last_answer, thread)
 
 
 class Inbox:
