@@ -88,7 +88,8 @@ def _listing(answers: Any, text: str, only: set[str] | None) -> Answer | None:
         return _authors_of(answers, m.group("name"), only)
     if m := _YEAR_RE.match(text):
         year = m.group("year") or m.group("year2")
-        ids, undated = store_db.ids_by_year(answers.db, year)
+        with answers._lock:
+            ids, undated = store_db.ids_by_year(answers.db, year)
         note = f"{_papers(len(_within(ids, only)))} from {year}"
         if undated:
             note += f" ({undated} papers in the collection have no date)"
