@@ -75,6 +75,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
 EXAMPLES = [
     "which papers caption remote sensing images?",
     "how do models generate code from natural language?",
+    "how many papers do we have on remote sensing?",
     "/topic video understanding",
     "/repo CLIP",
 ]
