@@ -183,3 +183,11 @@ def test_a_follow_up_on_a_removed_paper_says_so(answers):
     answers.remove([ids[1]])
     reply = respond(answers, "does the second one need training?", follow=Follow("7:700"))
     assert reply.results == [] and "no longer in the collection" in reply.note
+
+
+def test_the_paper_pointed_at_even_when_its_abstract_does_not_say(answers):
+    feather = "t-a0fef9c4619e"  # its abstract says nothing of training
+    answers.chats.remember_answer(["7:800"], "7:800", "q", [FOPRU, feather])
+    reply = respond(answers, "does the second one need training?", follow=Follow("7:800"))
+    assert [hit.id for hit in reply.results] == [feather]
+    assert reply.note.startswith("About the 2nd paper, “Feather") and "does not say" in reply.note

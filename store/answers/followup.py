@@ -160,13 +160,15 @@ def answer(
             question, [], note="The papers of that answer are no longer in the collection."
         )
     fact = fact_asked(question)
-    if fact is None:
-        hits = _hits_about(answers, question, [papers[p] for p in chosen])
-        if not hits:
-            return None  # nothing of it is in those papers: a new question ("and steaks?")
-    else:
+    hits = _hits_about(answers, question, [papers[p] for p in chosen]) if fact is None else []
+    silent = fact is None and not hits
+    if silent and not (_ORDINAL_RE.search(question) or _NUMBER_RE.search(question)):
+        return None  # "it", and none of its words in those papers: a new question ("steaks?")
+    if not hits:
         hits = answers.cards(chosen)
     lines = [_fact_line(papers[pid], fact, _where(ids.index(pid), len(ids))) for pid in chosen]
+    if silent:  # "the second one": that paper, though its abstract has none of the words
+        lines = [line.removesuffix(":") + ": its abstract does not say." for line in lines]
     return Answer(question, hits, total=len(hits), note="\n".join(lines))
 
 
