@@ -43,10 +43,11 @@ class Answer:
     total: int = 0
     offset: int = 0
     terms: list[str] = field(default_factory=list)
+    note: str = ""  # a metadata or follow-up answer's own line ("2 papers by ..."), shown first
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
-        url, links, marks], suggestions, total, offset. A hit's `coverage` stays internal."""
+        url, links, marks], suggestions, total, offset, and `note` when there is one. A hit's `coverage` stays internal."""
         results = [
             {
                 "id": hit.id,
@@ -59,13 +60,16 @@ class Answer:
             }
             for hit in self.results
         ]
-        return {
+        out = {
             "query": self.query,
             "results": results,
             "suggestions": self.suggestions,
             "total": self.total,
             "offset": self.offset,
         }
+        if self.note:  # extends the contract: plain answers print exactly what they did
+            out["note"] = self.note
+        return out
 
 
 def paper_url(paper: dict[str, Any]) -> str | None:

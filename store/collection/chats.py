@@ -30,6 +30,7 @@ T = TypeVar("T")
 
 # Handled updates are kept this long as tombstones (Telegram keeps an unconfirmed update for 24 h).
 INBOX_KEEP_SECONDS = 2 * 24 * 3600
+MEMORY_TIMEOUT = 1.0  # seconds remembering an answer's papers waits for another writer
 
 
 class Chats:
@@ -38,6 +39,8 @@ class Chats:
     def __init__(self, db, lock: threading.RLock) -> None:
         self.db = db
         self._lock = lock
+        self._memory_db = None
+        self._memory_lock = threading.Lock()
 
     def _locked(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self._lock:
@@ -107,6 +110,36 @@ class Chats:
     def ledger(self, chat_id: int) -> dict[str, str]:
         """paper id -> ledger status for one chat."""
         return self._locked(store_db.ledger, chat_id)
+
+    # Which papers each answer showed, on a connection of their own that waits at most
+    # MEMORY_TIMEOUT for SQLite's write lock: remembering an answer never holds the engine's
+    # lock, so an import holding the write lock cannot stall the questions that follow.
+
+    def _remembered(self, func: Callable[..., T], *args: Any) -> T:
+        """Run `func` on the memory's connection (opened on first use), under its own lock."""
+        with self._memory_lock:
+            if self._memory_db is None:
+                with self._lock:  # the engine's connection, once: where the file is
+                    path = self.db.execute("pragma database_list").fetchone()[2]
+                self._memory_db = (
+                    store_db.open_db(path, timeout=MEMORY_TIMEOUT) if path else self.db
+                )
+            return func(self._memory_db, *args)
+
+    def remember_answer(
+        self, keys: list[str], thread: str | None, query: str, paper_ids: list[str]
+    ) -> None:
+        """Which papers an answer showed, under each of its message keys: what a reply to it
+        ("does the second one need training?") is read with, after a restart too."""
+        self._remembered(store_db.remember_answer, keys, thread, query, paper_ids)
+
+    def answer_for(self, key: str) -> list[str] | None:
+        """The papers of the answer stored under `key` ("chat:message", "cli:SESSION")."""
+        return self._remembered(store_db.answer_for, key)
+
+    def last_answer(self, thread: str) -> list[str] | None:
+        """The papers of the latest answer in a thread ("chat:user")."""
+        return self._remembered(store_db.last_answer, thread)
 
 
 class Inbox:

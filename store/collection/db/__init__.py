@@ -158,3 +158,28 @@ __all__ = [
     "without_abstract",
     "writing",
 ]
+
+# follow-ups and metadata questions (store/collection/db/meta.py)
+from store.collection.db.meta import (  # noqa: E402
+    answer_for,
+    fold,
+    ids_by_author,
+    ids_by_year,
+    ids_titled,
+    ids_with_link,
+    last_answer,
+    paper_facts,
+    remember_answer,
+)
+
+__all__ += [
+    "answer_for",
+    "fold",
+    "ids_by_author",
+    "ids_by_year",
+    "ids_titled",
+    "ids_with_link",
+    "last_answer",
+    "paper_facts",
+    "remember_answer",
+]
