@@ -1,5 +1,5 @@
-"""Reaching the database: its path, `open_db` (WAL, busy timeout, read-only fallback), the errors,
-the write transaction `writing` (BEGIN IMMEDIATE) with its lock note, `in_chunks`, backups."""
+"""Reaching the database: its path, the errors, the write transaction `writing` (BEGIN IMMEDIATE)
+with its lock note, `in_chunks`, backups. `open_db` is in opening.py, above the schema."""
 
 from __future__ import annotations
 
@@ -35,58 +35,6 @@ def default_db_path() -> Path:
     if env:
         return Path(env)
     return Path(platformdirs.user_data_dir("paperbot")) / "papers.db"
-
-
-def open_db(
-    path: str | Path | None = None, read_only: bool = False, timeout: float = LOCK_TIMEOUT
-) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode with the current schema.
-
-    A file this process may not write is opened read-only: questions still work, writes fail with
-    a clear StoreError instead of corrupting anything. `timeout` is how long a write waits for
-    another writer's lock.
-    """
-    from store.collection.db.schema import (  # the schema needs `writing`
-        SCHEMA_VERSION,
-        ensure_schema,
-    )
-
-    path = Path(path) if path else default_db_path()
-    read_only = read_only or (path.exists() and not _writable(path))
-    try:
-        if read_only:
-            conn = _connect_read_only(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        db = sqlite_utils.Database(conn)
-        if not read_only and db.execute("pragma user_version").fetchone()[0] != SCHEMA_VERSION:
-            db.enable_wal()
-            ensure_schema(db)
-        else:
-            db.execute("select count(*) from papers").fetchone()
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from None
-    return db
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only; in a folder this process cannot write, where SQLite cannot make the WAL's shared
-    memory file, as an immutable file (nobody can be writing it there anyway)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    try:
-        conn.execute("select count(*) from sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        return sqlite3.connect(
-            f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
-        )
-
-
-def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
 
 
 def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
