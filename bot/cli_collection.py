@@ -348,7 +348,9 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
         raise click.UsageError("say what to remove: paper ids, or --demo")
     from store.search.index import sync_index
 
-    db = ctx.db(seed=False)
+    # Seeded like every command that reads papers: on a fresh database the demo papers the
+    # others show (`ask`, `stats`) are the ones it removes, and `--demo` keeps it from loading.
+    db = ctx.db()
     named = store_db.paper_ids_named(db, paper_ids)
     try:
         removed = store_db.remove_demo(db) if demo else 0

@@ -134,7 +134,7 @@ def clean_abstract(text: str, title: str = "") -> str:
             out = pattern.sub(repl, out)
     if "\\" in out:
         name = short_name(title) or "our method"
-        out = _OURS.sub(name, out)
+        out = _OURS.sub(lambda _match: name, out)  # a title with a backslash is no template
         out = _MACRO.sub(r"\1", out)  # any other stray macro keeps its word
     return collapse_spaces(out)
 

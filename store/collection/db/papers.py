@@ -54,12 +54,15 @@ def max_seq(db: sqlite_utils.Database) -> int:
 # ---------------------------------------------------------------- writes
 
 _MERGED = ("title", "abstract", "raw", "authors", "keywords", "published", "listed", "ai_summary")
+_DATES = ("published", "listed")
 
 
 def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
     """The incoming record is the newer one and wins every field it has a value for (a corrected
-    export, a new arXiv version), keywords excepted: two sources' keywords are joined. A record of
-    an older arXiv version than the stored one only fills empty fields."""
+    export, a new arXiv version), even an abstract that is the stored one cut short (a correction
+    that drops a sentence lands), with two exceptions: two sources' keywords are joined, and a
+    date that says less ("2025-04" against "2025-04-11") keeps the stored one. A record of an
+    older arXiv version than the stored one only fills empty fields."""
     older = (rec.get("version") or 0) < (old.get("version") or 0) and bool(rec.get("version"))
     merged = dict(old)
     for field in _MERGED:
@@ -68,7 +71,7 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
             continue
         if field == "keywords" and not older:
             merged[field] = _union_json(old.get(field), value)
-        elif _less_precise(old.get(field), value):
+        elif field in _DATES and _less_precise(old.get(field), value):
             continue  # "2025-04" from a reference library says less than the feed's "2025-04-11"
         elif not older or _empty(old, field):
             merged[field] = value
@@ -231,7 +234,7 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
             _check_same_paper(old, row)
         if old is None:
             seq += 1
-            row.update(added_at=now, updated_at=now, seq=seq)
+            row.update(added_at=rec.get("added_at") or now, updated_at=now, seq=seq)
             for index, key in ((by_id, "id"), (by_arxiv, "arxiv_id"), (by_title, "title_norm")):
                 if row[key]:
                     index[row[key]] = row
@@ -239,6 +242,9 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
             batch[row["id"]] = row
             links[row["id"]] = list(rec["links"])
             continue
+        # A demo paper an import names is the collection's now, changed or not (an export read
+        # back names every paper it holds): `remove --demo` keeps it.
+        claimed.append(old["id"])
         merged = _merge(old, row)
         new_links = _new_links(db, old["id"], rec["links"], links)
         if merged == old and not new_links:
@@ -246,9 +252,6 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
                 result.unchanged += 1
             continue
         # Changed fields or new links (the index reads those too): a new seq, so it is re-indexed.
-        # A demo paper an import changes is the team's now (an unchanged one, as an export read
-        # back, stays demo: `remove --demo` still takes it).
-        claimed.append(old["id"])
         seq += 1
         merged.update(updated_at=now, seq=seq)
         old.update(merged)
