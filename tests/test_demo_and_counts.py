@@ -105,3 +105,33 @@ def test_an_incoming_abstract_wins_even_cut_short(db_path, tmp_path):
     (tmp_path / "fix.jsonl").write_text(json.dumps({**line, "abstract": first, "raw": first}))
     assert "0 new, 1 updated, 0 unchanged" in run(db_path, "import", str(tmp_path / "fix.jsonl"))
     assert json.loads(run(db_path, "paper", line["id"], "--json"))["abstract"] == first
+
+
+def test_backup_refuses_the_live_database_and_what_is_not_a_file_or_folder(db_path, tmp_path):
+    import os
+
+    run(db_path, "stats")
+    before = db_path.read_bytes()
+    for target in (db_path, tmp_path / "." / db_path.name, f"{db_path}-wal"):
+        out = run(db_path, "backup", str(target), code=1)
+        assert "refused: that is the live database" in out and "Traceback" not in out
+    assert db_path.read_bytes() == before
+    fifo, device = tmp_path / "pipe", tmp_path / "full"
+    os.mkfifo(fifo)
+    device.symlink_to("/dev/full")
+    for target in (fifo, device):
+        out = run(db_path, "backup", str(target), code=1)
+        assert out.strip() == f"Error: backup to {target} refused: not a regular file or a folder"
+    assert fifo.is_fifo() and device.is_symlink() and os.readlink(device) == "/dev/full"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_backup_to_a_missing_folder_makes_it_and_writes_inside(db_path, tmp_path):
+    run(db_path, "stats")
+    out = run(db_path, "backup", str(tmp_path / "backups" / "nonexistent" / "deeper"))
+    [copy] = (tmp_path / "backups" / "nonexistent" / "deeper").iterdir()
+    assert copy.name.startswith("papers-") and copy.suffix == ".db"
+    assert f"backup written: {copy}" in out
+    assert counts(copy) == (91, 0, 0, 91)
+    out = run(db_path, "backup", str(tmp_path / "named" / "copy.db"))  # an extension: a file
+    assert (tmp_path / "named" / "copy.db").is_file()

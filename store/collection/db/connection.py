@@ -38,11 +38,15 @@ def default_db_path() -> Path:
 
 
 def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
-    """A consistent copy of a live database (SQLite's online backup API), written then renamed."""
-    is_folder = str(target).endswith(("/", os.sep))
-    target = Path(target)
-    if is_folder or target.is_dir():
-        target = target / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+    """A consistent copy of a live database (SQLite's online backup API), written then renamed.
+
+    `target` is a folder (the copy is `papers-YYYYmmdd-HHMMSS.db` inside it) when it ends with
+    `/`, is a folder, or does not exist and its name has no extension (`backups/new/deeper`); else
+    a file (`copy.db`). Missing folders are made. The live database itself (or its -wal, -shm)
+    and anything that is neither a regular file nor a folder (`/dev/full`) are refused: the
+    rename would replace them."""
+    target = _backup_target(str(target))
+    _refuse_target(db, target)
     tmp = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +59,36 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"backup to {target} failed: {exc}") from None
     return target
+
+
+def _backup_target(text: str) -> Path:
+    """The file a backup to `text` writes (see `backup`)."""
+    path = Path(text)
+    folder = text.endswith(("/", os.sep)) or path.is_dir()
+    if not folder and not os.path.lexists(path) and not path.suffix:
+        folder = True
+    return path / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db" if folder else path
+
+
+def _refuse_target(db: sqlite_utils.Database, target: Path) -> None:
+    """StoreError when writing `target` would replace the live database or a device."""
+    if os.path.exists(target) and not target.is_file():
+        raise StoreError(f"backup to {target} refused: not a regular file or a folder")
+    row = db.execute("pragma database_list").fetchone()
+    if not row or not row[2]:
+        return
+    live = Path(row[2])
+    for own in (live, *(live.with_name(live.name + end) for end in ("-wal", "-shm", "-journal"))):
+        same = target.resolve() == own.resolve()
+        with contextlib.suppress(OSError):
+            same = same or os.path.samefile(target, own)
+        if same:
+            what = (
+                "database" if own == live else f"database's {own.name[len(live.name) + 1 :]} file"
+            )
+            raise StoreError(
+                f"backup to {target} refused: that is the live {what}; name another file or a folder"
+            )
 
 
 def integrity_ok(db: sqlite_utils.Database) -> bool:
