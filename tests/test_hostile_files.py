@@ -126,3 +126,34 @@ def test_a_four_megabyte_field_a_paper_does_not_use_is_not_decoded(tmp_path):
     assert done.returncode == 0, done.stderr
     [paper] = _export(db_path).values()
     assert paper["title"] == "Long Über Notes" and paper["abstract"] == "Short."
+
+
+def test_a_huge_abstract_stored_by_an_older_version_is_read_only_so_far(tmp_path, monkeypatch):
+    """Questions read at most the first 100,000 characters of an abstract (so a 50 MB one stored
+    before imports refused it cannot make them take seconds); the export still gives it whole."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from store.collection import db as store_db
+
+    db_path = tmp_path / "papers.db"
+    tail = " The zanzibar quokka appears only here."
+    abstract = _long(150_000) + tail
+    db = store_db.open_db(db_path)
+    store_db.ensure_seeded(db)  # the demo's 91 papers beside it
+    record = {"id": "old1", "title": "An Old Giant", "abstract": abstract, "links": []}
+    store_db.upsert_papers(db, [record], name="an older version's import")
+    db.close()
+    monkeypatch.setenv("PAPERBOT_SEMANTIC", "off")
+
+    def run(*args):
+        result = CliRunner().invoke(cli, ["--db", str(db_path), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert json.loads(run("ask", "zanzibar quokka", "--json"))["results"] == []
+    hit = json.loads(run("ask", "old giant lorem ipsum", "--json"))["results"][0]
+    assert hit["id"] == "old1" and "zanzibar" not in hit["snippet"]
+    assert len(json.loads(run("paper", "old1", "--json"))["abstract"]) == 100_000
+    exported = [json.loads(line) for line in run("export").splitlines()]
+    assert [p["abstract"] for p in exported if p["id"] == "old1"] == [abstract.strip()]

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store.collection.clean import normalize_title, title_id
+from store.collection.clean import ABSTRACT_LIMIT, normalize_title, title_id
 from store.collection.db.connection import (
     ConflictError,
     StoreError,
@@ -331,11 +331,15 @@ def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[
 
 
 def get_papers(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Full papers (with links) by id; unknown ids are left out."""
+    """Full papers (with links) by id, abstracts read as questions read them (the export gives
+    them whole); unknown ids are left out."""
     out: dict[str, dict[str, Any]] = {}
     for marks, part in in_chunks(ids):
         for row in db.query(f"select * from papers where id in ({marks})", part):
-            out[row["id"]] = _decode(row)
+            out[row["id"]] = paper = _decode(row)
+            for field in ("abstract", "raw"):  # as questions read it (see `_ABSTRACT`)
+                if paper[field] and len(paper[field]) > ABSTRACT_LIMIT:
+                    paper[field] = paper[field][:ABSTRACT_LIMIT]
     all_links = links_for(db, list(out))
     for pid, paper in out.items():
         paper["links"] = all_links[pid]
@@ -365,13 +369,18 @@ def titles_since(db: sqlite_utils.Database, after_seq: int = 0) -> list[tuple[st
     return [(row[0], row[1]) for row in db.execute(sql, [after_seq])]
 
 
+# The abstract as questions read it (the index, the vectors, snippets): at most ABSTRACT_LIMIT
+# characters, so a huge one stored by an older version cannot make a question take seconds.
+_ABSTRACT = f"substr(p.abstract, 1, {ABSTRACT_LIMIT})"
+
+
 def iter_for_index(
     db: sqlite_utils.Database | sqlite3.Connection, after_seq: int = 0, until_seq: int | None = None
 ) -> Iterator[tuple[str, int, str, str, str]]:
     """(id, seq, title, abstract, link urls) of papers changed after `after_seq` (up to `until_seq`
     included, when given), in seq order."""
     sql = (
-        "select p.id, p.seq, p.title, p.abstract, "
+        f"select p.id, p.seq, p.title, {_ABSTRACT}, "
         "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
         "from papers p where p.seq > ? and p.seq <= ? order by p.seq"
     )
@@ -391,7 +400,7 @@ def index_texts(db: sqlite_utils.Database, ids: list[str]) -> dict[str, tuple[st
     out: dict[str, tuple[str, str, str]] = {}
     for marks, part in in_chunks(ids):
         sql = (
-            "select p.id, p.title, p.abstract, "
+            f"select p.id, p.title, {_ABSTRACT}, "
             "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
             f"from papers p where p.id in ({marks})"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from store.collection.clean import clean_abstract, collapse_spaces, extract_links
+from store.collection.clean import ABSTRACT_LIMIT, clean_abstract, collapse_spaces, extract_links
 
 Record = dict[str, Any]
 
@@ -20,8 +20,8 @@ class FormatError(ValueError):
 # abstract). A longer field refuses the file with one line naming the field.
 LIMITS = {
     "title": 2_000,
-    "abstract": 100_000,
-    "ai_summary": 100_000,
+    "abstract": ABSTRACT_LIMIT,
+    "ai_summary": ABSTRACT_LIMIT,
     "authors": 300_000,  # all the names together
     "keywords": 20_000,  # all the keywords together
     "url": 4_000,
