@@ -157,3 +157,14 @@ def test_a_huge_abstract_stored_by_an_older_version_is_read_only_so_far(tmp_path
     assert len(json.loads(run("paper", "old1", "--json"))["abstract"]) == 100_000
     exported = [json.loads(line) for line in run("export").splitlines()]
     assert [p["abstract"] for p in exported if p["id"] == "old1"] == [abstract.strip()]
+
+
+def test_a_ris_value_wrapped_over_many_lines_is_refused_at_its_limit(tmp_path):
+    """200,000 continuation lines of one abstract (15 MB): refused at the line that passes the
+    limit (joining them took minutes, then stored 15 MB)."""
+    line = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor\n"
+    text = "TY  - JOUR\nTI  - Long\nAB  - start\n" + line * 200_000 + "ER  - \n"
+    (tmp_path / "long.ris").write_text(text)
+    assert _refused(tmp_path / "papers.db", tmp_path / "long.ris").endswith(
+        "long.ris: refused: line 3900: AB is over the 300,000-character limit"
+    )
