@@ -7,6 +7,7 @@ and stays"; `remove --demo` takes only the untouched ones; `stats` counts every 
 from __future__ import annotations
 
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -135,3 +136,21 @@ def test_backup_to_a_missing_folder_makes_it_and_writes_inside(db_path, tmp_path
     assert counts(copy) == (91, 0, 0, 91)
     out = run(db_path, "backup", str(tmp_path / "named" / "copy.db"))  # an extension: a file
     assert (tmp_path / "named" / "copy.db").is_file()
+
+
+def test_a_library_entry_identical_to_a_demo_paper_is_the_teams_and_stays(db_path, tmp_path):
+    """`1 unchanged`, yet the team's now (a library import): `remove --demo` keeps it."""
+    papers = [json.loads(line) for line in run(db_path, "export").splitlines()]
+    plain = re.compile(r"^[A-Za-z0-9 ,.;:()'/?!-]+$")
+    paper = next(
+        p
+        for p in papers
+        if plain.match(p["title"] + p["abstract"]) and "--" not in p["abstract"] and not p["links"]
+    )
+    entry = f"@misc{{k, title = {{{paper['title']}}}, abstract = {{{paper['abstract']}}}}}\n"
+    (tmp_path / "same.bib").write_text(entry)
+    assert "0 new, 0 updated, 1 unchanged" in run(db_path, "import", str(tmp_path / "same.bib"))
+    assert counts(db_path) == (91, 1, 0, 90)
+    assert "removed 90 demo papers" in run(db_path, "remove", "--demo")
+    assert counts(db_path) == (1, 1, 0, 0)
+    assert json.loads(run(db_path, "paper", paper["id"], "--json"))["title"] == paper["title"]
