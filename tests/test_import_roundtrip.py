@@ -132,3 +132,14 @@ def test_an_export_reimported_anywhere_exports_the_same_bytes(tmp_path):
     again = run(first, "import", str(tmp_path / "all.jsonl"))
     assert re.search(rf"0 new, 0 updated, {len(export.splitlines())} unchanged", again)
     assert run(first, "export") == export
+
+
+@settings(max_examples=30)
+@given(abstract=BIB_TEXT)
+def test_a_long_bibtex_field_decodes_in_pieces_as_it_would_whole(abstract):
+    """Past 4,096 characters the decoder works in pieces (linear time): the text is the same."""
+    plain, bib = _words(abstract)
+    times = 9000 // len(bib) + 1
+    text = f"@article{{key, title = {{T}}, abstract = {{{(bib + ' ') * times}}}}}\n"
+    [record] = parse_text(text)
+    assert _collapse(record["raw"]) == _collapse((plain + " ") * times)
