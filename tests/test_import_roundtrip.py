@@ -143,3 +143,32 @@ def test_a_long_bibtex_field_decodes_in_pieces_as_it_would_whole(abstract):
     text = f"@article{{key, title = {{T}}, abstract = {{{(bib + ' ') * times}}}}}\n"
     [record] = parse_text(text)
     assert _collapse(record["raw"]) == _collapse((plain + " ") * times)
+
+
+def _export_lines(db) -> str:
+    from store.collection import db as store_db
+
+    return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in store_db.iter_export(db))
+
+
+@settings(max_examples=40)
+@given(
+    papers=st.lists(
+        st.tuples(PLAIN, PLAIN, st.lists(NAME.filter(str.strip), max_size=3)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_generated_papers_survive_export_import_export_byte_for_byte(papers):
+    from store.collection import db as store_db
+
+    lines = [
+        {"id": f"p{i}", "title": f"X{i} {t}", "abstract": f"Y {a}", "authors": au}
+        for i, (t, a, au) in enumerate(papers)
+    ]
+    first = store_db.open_db(":memory:")
+    store_db.upsert_papers(first, parse_text("\n".join(map(json.dumps, lines)) + "\n"))
+    export = _export_lines(first)
+    second = store_db.open_db(":memory:")
+    store_db.upsert_papers(second, parse_text(export))
+    assert _export_lines(second) == export
