@@ -315,9 +315,14 @@ def embedding_figures(db, db_path) -> dict:
 def embed_cmd(ctx: Context, limit: int | None) -> None:
     """Embed the papers that have no vectors yet (resumable; the running bot also does it). A
     progress bar on a terminal, one summary line otherwise."""
-    answers = engine(ctx)
+    from store.semantic.meaning import embedded_papers
+
+    db = ctx.db()
+    waiting = store_db.paper_count(db) - embedded_papers(db, ctx.db_path)
+    answers = engine(ctx)  # embeds a few waiting papers at once (they count in the summary)
     if answers.encoder is None:
         fail("the semantic stage is off (PAPERBOT_SEMANTIC=off) or its model failed to load")
+    at_open = max(waiting - answers.unembedded(), 0)
     pending = answers.unembedded() if limit is None else min(limit, answers.unembedded())
     blocked = answers.vectors_unwritable() if pending else None
     if blocked:
@@ -334,7 +339,8 @@ def embed_cmd(ctx: Context, limit: int | None) -> None:
             bar.close()
             fail(str(exc))
     click.echo(
-        f"embedded {done} papers; {len(answers.vectors)} of {store_db.paper_count(ctx.db())} have vectors"
+        f"embedded {done + at_open} papers; {len(answers.vectors)} of "
+        f"{store_db.paper_count(ctx.db())} have vectors"
     )
 
 

@@ -6,7 +6,7 @@ the old one: the commit point) naming one *base* of four append-only files:
     <base>.paper.f16    float16 rows, one per saved paper row (dim wide)
     <base>.windows.f16  float16 rows, the papers' windows one after another
     <base>.ends.i64     int64, where each paper row's windows end in the windows file
-    <base>.ids.txt      "paper id<TAB>text key" lines, one per paper row
+    <base>.ids.txt      "paper id<TAB>text key<TAB>change number" lines, one per paper row
 
 The manifest says how much of each file belongs to it, as segments (one per save, each with the
 crc32 of what it added), and which papers were forgotten (removed) at which row. A save appends
@@ -136,7 +136,8 @@ def _crc(fh, size: int) -> int:
 
 
 def read_arrays(folder: Path, man: Manifest):
-    """(paper float32, windows float16 memory-mapped, starts int64, ids, keys) of a generation."""
+    """(paper float32, windows float16 memory-mapped, starts int64, ids, keys, seqs) of a
+    generation."""
     rows, dim = man.rows, man.dim
     paper = np.fromfile(path_of(folder, man.base, "paper"), np.float16, rows * dim)
     paper = paper.reshape(rows, dim).astype(np.float32)
@@ -152,7 +153,8 @@ def read_arrays(folder: Path, man: Manifest):
     lines = [line.split("\t") for line in text.split("\n") if line]
     ids = [line[0] for line in lines]
     keys = [line[1] if len(line) > 1 else "" for line in lines]
-    return paper, windows, starts, ids, keys
+    seqs = [int(line[2]) if len(line) > 2 else 0 for line in lines]
+    return paper, windows, starts, ids, keys, seqs
 
 
 def write_generation(

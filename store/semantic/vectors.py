@@ -58,6 +58,7 @@ class Vectors:
         self.dim, self.model = dim, model
         self.ids: list[str] = []
         self.keys: list[str] = []
+        self.seqs: list[int] = []  # the change number of the text each row was made from
         self.row_of: dict[str, int] = {}
         self.paper = np.zeros((0, dim), dtype=np.float32)
         self.windows = np.zeros((0, dim), dtype=np.float16)
@@ -67,7 +68,7 @@ class Vectors:
         self.disk: saved.Manifest | None = None  # the generation rows[:disk.rows] are saved in
         self.forgotten: dict[str, int] = {}  # removed papers -> rows when removed (for the disk)
         self.seen: tuple[int, int, int] | None = None  # meta.json's stamp when last read/written
-        self._pending: list[tuple[str, str, np.ndarray]] = []
+        self._pending: list[tuple[str, str, np.ndarray, int]] = []
         self._live: np.ndarray | None = None  # rows of the papers' newest vectors, sorted
         # the background embedder appends while questions read: changes go one at a time, and
         # readers see whole arrays (each replaced, never changed in place; rows only appended)
@@ -81,13 +82,14 @@ class Vectors:
         self._settle()
         return paper_id in self.row_of
 
-    def put(self, items: Iterable[tuple[str, str, np.ndarray]]) -> None:
-        """Add (paper id, text key, rows: whole vector first, then its windows)."""
+    def put(self, items: Iterable[tuple]) -> None:
+        """Add (paper id, text key, rows: whole vector first, then its windows[, change number
+        of the text: when two states are merged, the newer row of a paper wins])."""
         with self._guard:
-            for pid, key, rows in items:
+            for pid, key, rows, *seq in items:
                 rows = np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
                 if len(rows):
-                    self._pending.append((pid, key, rows))
+                    self._pending.append((pid, key, rows, seq[0] if seq else 0))
 
     def forget(self, paper_ids: Iterable[str]) -> None:
         """Drop papers (removed from the collection)."""
@@ -112,16 +114,17 @@ class Vectors:
                 self._append(self._pending)
                 self._pending = []
 
-    def _append(self, pending: list[tuple[str, str, np.ndarray]]) -> None:
+    def _append(self, pending: list[tuple[str, str, np.ndarray, int]]) -> None:
         first = len(self.ids)
-        counts = np.array([len(rows) - 1 for _, _, rows in pending], dtype=np.int64)
-        self.paper = np.concatenate([self.paper, np.stack([rows[0] for _, _, rows in pending])])
-        blocks = [rows[1:] for _, _, rows in pending]
+        counts = np.array([len(rows) - 1 for _, _, rows, _ in pending], dtype=np.int64)
+        self.paper = np.concatenate([self.paper, np.stack([rows[0] for _, _, rows, _ in pending])])
+        blocks = [rows[1:] for _, _, rows, _ in pending]
         self.windows = np.concatenate([np.asarray(self.windows), *blocks]).astype(np.float16)
         self.starts = np.concatenate([self.starts, self.starts[-1] + np.cumsum(counts)])
-        for i, (pid, key, _) in enumerate(pending):
+        for i, (pid, key, _, seq) in enumerate(pending):
             self.ids.append(pid)
             self.keys.append(key)
+            self.seqs.append(seq)
             self.row_of[pid] = first + i
             self.forgotten.pop(pid, None)
         self._live = None
@@ -166,7 +169,7 @@ class Vectors:
         out = Vectors(self.dim, self.model)
         out.covered_seq, out.db_uuid = self.covered_seq, self.db_uuid
         for pid, row in self.row_of.items():
-            out._pending.append((pid, self.keys[row], self._rows(row)))
+            out._pending.append((pid, self.keys[row], self._rows(row), self.seqs[row]))
         out._settle()
         return out
 
@@ -187,10 +190,11 @@ class Vectors:
         return state
 
     def reconciled(self, folder: Path, gone: Gone | None = None) -> Vectors:
-        """This state, or the folder's newer generation merged with it (the caller holds the
-        folder's lock). Whichever covers more changes wins: the disk's alone when it covers as
-        many, else the disk's plus the rows embedded here since this state's last save. `gone`
-        names the papers removed after a change number (their vectors are dropped)."""
+        """This state, or the folder's generation (made elsewhere) merged with it, the caller
+        holding the folder's lock: each covers every change up to its `covered_seq`, so their
+        union covers up to the larger one, each paper's newer row (by change number) winning.
+        The merge is the disk's state plus this one's newer rows appended (saved as an append).
+        `gone` names the papers removed after a change number (their vectors are dropped)."""
         raw = saved.read_manifest(folder)
         if raw is None or raw.get("token") == (self.disk.token if self.disk else None):
             return self
@@ -198,15 +202,14 @@ class Vectors:
         if other is None or other.db_uuid != self.db_uuid:
             return self  # damaged or another database's: this state replaces it
         self._settle()
-        if self.covered_seq > other.covered_seq:
-            first = self.disk.rows if self.disk else 0
-            for row in range(first, len(self.ids)):
-                pid = self.ids[row]
-                if self.row_of.get(pid) == row:
-                    other._pending.append((pid, self.keys[row], self._rows(row)))
-            other.covered_seq = self.covered_seq
+        other._settle()
+        for pid, row in self.row_of.items():  # each paper's newer row wins
+            theirs = other.row_of.get(pid)
+            if theirs is None or self.seqs[row] > other.seqs[theirs]:
+                other._pending.append((pid, self.keys[row], self._rows(row), self.seqs[row]))
+        other.covered_seq = max(self.covered_seq, other.covered_seq)
         if gone is not None:
-            other.forget(gone(min(self.disk.covered_seq if self.disk else 0, other.covered_seq)))
+            other.forget(gone(min(self.covered_seq, other.covered_seq)))
         return other
 
     def _rows(self, row: int) -> np.ndarray:
@@ -254,7 +257,8 @@ class Vectors:
         """The files' bytes of rows `first` on."""
         lo = int(self.starts[first])
         ids = "".join(
-            f"{p}\t{k}\n" for p, k in zip(self.ids[first:], self.keys[first:], strict=True)
+            f"{p}\t{k}\t{q}\n"
+            for p, k, q in zip(self.ids[first:], self.keys[first:], self.seqs[first:], strict=True)
         )
         return {
             "paper": np.ascontiguousarray(self.paper[first:], dtype=np.float16).tobytes(),
@@ -307,7 +311,7 @@ class Vectors:
         return out
 
     @classmethod
-    def _checked(cls, paper, windows, starts, ids, keys, model) -> Vectors | None:
+    def _checked(cls, paper, windows, starts, ids, keys, seqs, model) -> Vectors | None:
         """Vectors of these arrays when they agree with each other, else None."""
         n = len(ids)
         sound = (
@@ -324,7 +328,7 @@ class Vectors:
             return None
         out = cls(paper.shape[1], model)
         out.paper, out.windows, out.starts = paper, windows, starts
-        out.ids, out.keys = ids, keys
+        out.ids, out.keys, out.seqs = ids, keys, seqs
         out.row_of = {pid: i for i, pid in enumerate(ids)}
         return out
 
@@ -341,7 +345,8 @@ class Vectors:
         ids = [line[0] for line in lines]
         keys = [line[1] if len(line) > 1 else "" for line in lines]
         windows = np.load(folder / "windows.npy", mmap_mode="r")
-        out = cls._checked(paper, windows, np.load(folder / "starts.npy"), ids, keys, model)
+        starts = np.load(folder / "starts.npy")
+        out = cls._checked(paper, windows, starts, ids, keys, [0] * len(ids), model)
         if out is not None:
             out.covered_seq, out.db_uuid = meta["covered_seq"], meta["db_uuid"]
         return out
@@ -435,20 +440,20 @@ def embed_batch(
 ) -> None:
     """Embed these papers (or take their shipped vectors) and advance `covered_seq` past them."""
     todo, texts = [], []
-    for pid, _seq, title, abstract in batch:
+    for pid, seq, title, abstract in batch:
         key = text_key(title, abstract)
         if vectors.key_of(pid) == key:
             continue
         if known and key in known:
-            vectors.put([(pid, key, known[key])])
+            vectors.put([(pid, key, known[key], seq)])
             continue
         chunks = passages(title, abstract)
-        todo.append((pid, key, len(chunks)))
+        todo.append((pid, key, len(chunks), seq))
         texts += chunks
     if texts:
         encoded, at = encode(texts), 0
-        for pid, key, n in todo:
-            vectors.put([(pid, key, encoded[at : at + n])])
+        for pid, key, n, seq in todo:
+            vectors.put([(pid, key, encoded[at : at + n], seq)])
             at += n
     if batch:
         vectors.covered_seq = max(vectors.covered_seq, max(seq for _, seq, _, _ in batch))
