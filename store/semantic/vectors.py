@@ -118,8 +118,8 @@ class Vectors:
         first = len(self.ids)
         counts = np.array([len(rows) - 1 for _, _, rows, _ in pending], dtype=np.int64)
         self.paper = np.concatenate([self.paper, np.stack([rows[0] for _, _, rows, _ in pending])])
-        blocks = [rows[1:] for _, _, rows, _ in pending]
-        self.windows = np.concatenate([np.asarray(self.windows), *blocks]).astype(np.float16)
+        blocks = [rows[1:].astype(np.float16) for _, _, rows, _ in pending]
+        self.windows = np.concatenate([self.windows, *blocks])  # one float16 copy, no float32 one
         self.starts = np.concatenate([self.starts, self.starts[-1] + np.cumsum(counts)])
         for i, (pid, key, _, seq) in enumerate(pending):
             self.ids.append(pid)
