@@ -183,3 +183,29 @@ def test_a_full_disk_while_saving_keeps_the_last_good_vectors(seeded: Path):
         assert embedded(seeded) == 151
     finally:
         subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_an_older_release_folder_is_kept_and_rewritten_as_a_generation(tmp_path: Path):
+    """Format 3 (one set of .npy files and meta.json): loaded as it is (hours of embedding are
+    not thrown away at an upgrade), and its first save writes a generation in its place."""
+    from store.files import file_crc
+
+    folder = tmp_path / "v"
+    folder.mkdir()
+    rows = np.eye(4, dtype=np.float32)
+    np.save(folder / "paper.npy", rows[:2].astype(np.float16))
+    np.save(folder / "windows.npy", rows[2:3].astype(np.float16))
+    np.save(folder / "starts.npy", np.array([0, 1, 1], dtype=np.int64))
+    (folder / "ids.txt").write_text("p1\tk1\np2\tk2")
+    names = ("paper.npy", "windows.npy", "starts.npy", "ids.txt")
+    meta = {"format": 3, "model": "m", "covered_seq": 5, "db_uuid": "u", "papers": 2}
+    meta["crc32"] = {name: file_crc(folder / name) for name in names}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    old = vec.Vectors.load(folder, "m")
+    assert old is not None and len(old) == 2 and old.covered_seq == 5
+    old.put([("p3", "k3", rows[3:4], 6)])
+    old.covered_seq = 6
+    old.save(folder)
+    assert not any((folder / name).exists() for name in names)
+    again = vec.Vectors.load(folder, "m")
+    assert again is not None and len(again) == 3 and again.similarity(rows[2], ["p1"])["p1"] > 0.4
