@@ -200,7 +200,8 @@ class Vectors:
             return self
         other = Vectors._load(folder, self.model) if raw.get("model") == self.model else None
         if other is None or other.db_uuid != self.db_uuid:
-            return self  # damaged or another database's: this state replaces it
+            self.disk = None  # damaged or another database's: replaced by a new base of ours,
+            return self  # never appended to (another process may have its files mapped)
         self._settle()
         other._settle()
         for pid, row in self.row_of.items():  # each paper's newer row wins
