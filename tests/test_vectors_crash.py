@@ -209,3 +209,31 @@ def test_an_older_release_folder_is_kept_and_rewritten_as_a_generation(tmp_path:
     assert not any((folder / name).exists() for name in names)
     again = vec.Vectors.load(folder, "m")
     assert again is not None and len(again) == 3 and again.similarity(rows[2], ["p1"])["p1"] > 0.4
+
+
+@pytest.mark.parametrize("a_last", [True, False])
+def test_two_states_saved_to_one_folder_merge_newer_rows_and_removals(tmp_path: Path, a_last):
+    """Two writers from one generation: A re-embeds p1 (a newer text, change 9) and covers up to
+    10; B covers up to 8 and dropped p2, removed at change 11. Whoever saves last, the folder
+    ends with the union: p1's newer row, p2 gone (not in the database), the rows each added."""
+    folder = tmp_path / "v"
+    dim = 4
+    eye = np.eye(dim, dtype=np.float32)
+    base = vec.Vectors(dim, "m")
+    base.put([("p1", "old", eye[0:1], 1), ("p2", "k2", eye[1:2], 2)])
+    base.covered_seq, base.db_uuid = 2, "u"
+    base.save(folder)
+    a, b = vec.Vectors.load(folder, "m"), vec.Vectors.load(folder, "m")
+    a.put([("p1", "new", eye[3:4], 9), ("pa", "ka", eye[2:3], 10)])
+    a.covered_seq = 10
+    b.forget(["p2"])
+    b.put([("pb", "kb", eye[2:3], 8)])
+    b.covered_seq = 8
+    gone = lambda after: ["p2"] if after < 11 else []  # noqa: E731
+    first, last = (b, a) if a_last else (a, b)
+    first.save(folder, gone)
+    merged = last.save(folder, gone)
+    assert sorted(merged.row_of) == ["p1", "pa", "pb"] and merged.covered_seq == 10
+    loaded = vec.Vectors.load(folder, "m")
+    assert sorted(loaded.row_of) == ["p1", "pa", "pb"] and loaded.key_of("p1") == "new"
+    assert loaded.similarity(eye[3], ["p1"])["p1"] == pytest.approx(1.0, abs=1e-3)
