@@ -10,6 +10,10 @@ import waits: `embed_pending` is called by `paperbot embed` and by the running b
 background, in batches, saving as it goes (resumable). Papers not embedded yet are answered by
 BM25 alone. The bundled collection's vectors ship with the package, so a fresh install answers
 with meaning on its first question.
+
+On disk they are generations (store/semantic/saved.py): a save appends the new rows and renames a
+manifest in, so a crash or a full disk leaves the last good state, and a generation another
+process wrote (`paperbot embed` beside the bot, a folder copied in) is merged, never overwritten.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ class Vectors:
         counts = np.array([len(rows) - 1 for _, _, rows, _ in pending], dtype=np.int64)
         self.paper = np.concatenate([self.paper, np.stack([rows[0] for _, _, rows, _ in pending])])
         blocks = [rows[1:].astype(np.float16) for _, _, rows, _ in pending]
-        self.windows = np.concatenate([self.windows, *blocks])  # one float16 copy, no float32 one
+        self.windows = np.concatenate([self.windows, *blocks])  # one float16 copy, not float32
         self.starts = np.concatenate([self.starts, self.starts[-1] + np.cumsum(counts)])
         for i, (pid, key, _, seq) in enumerate(pending):
             self.ids.append(pid)
@@ -174,8 +178,8 @@ class Vectors:
         return out
 
     def save(self, folder: Path, gone: Gone | None = None) -> Vectors:
-        """Commit the rows embedded since the last save as a new generation (`store.semantic.saved`),
-        holding the folder's lock. A generation on disk that this state did not make (a
+        """Commit the rows embedded since the last save as a new generation
+        (`store.semantic.saved`), holding the folder's lock. A generation on disk that this state did not make (a
         `paperbot embed` beside the bot, a folder copied in) is merged first, not overwritten:
         returns the state now on disk, to use from now on (self, or a merged or compacted one).
         A failed save (a full disk) leaves the last good state and raises VectorsSaveError."""
@@ -196,7 +200,10 @@ class Vectors:
         The merge is the disk's state plus this one's newer rows appended (saved as an append).
         `gone` names the papers removed after a change number (their vectors are dropped)."""
         raw = saved.read_manifest(folder)
-        if raw is None or raw.get("token") == (self.disk.token if self.disk else None):
+        if raw is None:
+            self.disk = None  # the folder was emptied: a whole generation again, not an append
+            return self
+        if raw.get("token") == (self.disk.token if self.disk else None):
             return self
         other = Vectors._load(folder, self.model) if raw.get("model") == self.model else None
         if other is None or other.db_uuid != self.db_uuid:
@@ -287,17 +294,13 @@ class Vectors:
             raw = saved.read_manifest(folder)
             if raw is None:
                 return None
-            if raw.get("format") == 3:
-                return cls._load_v3(
-                    folder, model, raw
-                )  # an older release's: kept, not embedded again
+            if raw.get("format") == 3:  # an older release's: kept, not embedded again
+                return cls._load_v3(folder, model, raw)
             if raw.get("format") != saved.FORMAT or raw.get("model") != model:
                 return None
             man = saved.manifest_of(raw)
-            if not saved.verify(folder, man):
-                return (
-                    None  # bytes changed since the save (a disk fault, a stray write): embed again
-                )
+            if not saved.verify(folder, man):  # bytes changed since the save: embed again
+                return None
             out = cls._checked(*saved.read_arrays(folder, man), model)
         except Exception:  # derived files: anything a damaged file raises means embed again
             log.warning("vectors folder %s is damaged: its papers are embedded again", folder)
