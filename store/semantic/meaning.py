@@ -16,6 +16,8 @@ import time
 import numpy as np
 
 from store.collection import db as store_db
+from store.files import folder_lock
+from store.semantic import saved
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 SEMANTIC_CANDIDATES = 30  # papers the embedding proposes beside BM25's
 EMBED_BATCH = 16
 VECTORS_SAVE_SECONDS = 300.0
+SHIPPED_CHECK = 1000  # papers waiting at most, to look for shipped vectors among them
 BACKGROUND = 2000  # papers sampled to learn how close the collection is to a team paper
 
 
@@ -46,14 +49,51 @@ class SemanticStage:
                 log.warning("%s", exc)
 
     def _forget_removed(self) -> None:
-        """Drop the vectors of papers removed since the vectors last caught up (the caller holds
-        `_embed_lock`, the vectors' writer)."""
+        """Catch the vectors up with the folder and the database (the caller holds `_embed_lock`,
+        the vectors' writer): a newer generation on disk that this process did not write (a
+        `paperbot embed` beside the bot, a folder copied in) is taken, merged with what was
+        embedded here since the last save; then the papers removed since are dropped."""
         if self.vectors is None:
             return
+        self._take_newer_vectors()
         with self._lock:
             removed = store_db.deleted_since(self.db, self.vectors.covered_seq)
-        if removed:
-            self.vectors.forget(pid for _, pid in removed)
+        gone = [pid for _, pid in removed if pid in self.vectors]
+        if gone:
+            self.vectors.forget(gone)
+            self._unsaved += 1  # saved with the next save (at the latest at a stop)
+
+    def _take_newer_vectors(self) -> None:
+        """Load the folder's generation when meta.json changed since this process read or wrote
+        it (a stat when it did not)."""
+        if self.db_path is None:
+            return
+        folder = vec.vectors_dir(self.db_path)
+        stamp = saved.stamp(folder)
+        if stamp is None or stamp == self.vectors.seen:
+            return
+        with folder_lock(folder, exclusive=False):
+            state = self.vectors.reconciled(folder, self._gone)
+            state.seen = saved.stamp(folder)
+        if state is not self.vectors:
+            log.info("vectors: took the newer generation on disk (%d papers)", len(state))
+            if state.disk is None or state.covered_seq > state.disk.covered_seq:
+                self._unsaved += 1  # what this process embedded on top is saved next
+            self.vectors = state
+
+    def _gone(self, after_seq: int) -> list[str]:
+        """The papers removed after change `after_seq` that are not in the collection now."""
+        with self._lock:
+            removed = [pid for _, pid in store_db.deleted_since(self.db, after_seq)]
+            present = store_db.get_papers(self.db, removed) if removed else {}
+        return [pid for pid in removed if pid not in present]
+
+    def vectors_unwritable(self) -> str | None:
+        """Why the vectors could not be saved (a file in the way, a read-only folder), checked
+        before embedding starts; None when they can."""
+        if self.db_path is None:
+            return None
+        return saved.why_not_writable(vec.vectors_dir(self.db_path))
 
     def unembedded(self) -> int:
         """Papers changed since the vectors last caught up (answered by BM25 alone meanwhile)."""
@@ -64,7 +104,7 @@ class SemanticStage:
 
     def _all_shipped(self) -> bool:
         """Every paper waiting for vectors is one of the bundled collection's (shipped vectors)."""
-        if self.unembedded() > 1000:
+        if self.unembedded() > SHIPPED_CHECK:
             return False
         shipped = vec.seed_vectors(self.encoder.name)
         with self._lock:
@@ -97,6 +137,7 @@ class SemanticStage:
                         break
                     left = EMBED_BATCH if max_papers is None else max_papers - done
                     batch = self._pending_batch(min(EMBED_BATCH, left))
+                    self._forget_removed()  # those removed while the last batch was encoded
                     if not batch:
                         caught_up = True
                         break
@@ -125,11 +166,12 @@ class SemanticStage:
 
     def _save_vectors(self, force: bool) -> None:
         """Save the vectors if papers were embedded since the last save, and `force` or the last
-        save is VECTORS_SAVE_SECONDS old (a save rewrites the folder: not after every batch)."""
+        save is VECTORS_SAVE_SECONDS old (a save appends the new rows and commits a generation;
+        a generation another process wrote meanwhile is merged, not overwritten)."""
         if self.db_path is None or self.vectors is None or not self._unsaved:
             return
         if force or time.monotonic() - self._saved_at >= VECTORS_SAVE_SECONDS:
-            self.vectors.save(vec.vectors_dir(self.db_path))
+            self.vectors = self.vectors.save(vec.vectors_dir(self.db_path), self._gone)
             self._unsaved, self._saved_at = 0, time.monotonic()
 
     def _question_vector(self, question: str) -> np.ndarray:
@@ -203,3 +245,26 @@ class SemanticStage:
             closest = team[int(np.argmax(team_matrix @ vectors.paper[row]))]
             out[pid] = (closest, (float(vectors.paper[row] @ kind) - mean) / spread)
         return out
+
+
+def embedded_papers(db, db_path) -> int:
+    """How many of the collection's papers have vectors, for `paperbot stats` without loading
+    them: the saved ones less those removed since, plus the bundled papers waiting for their
+    shipped vectors (a fresh install's demo, taken at the first question without embedding)."""
+    summary = vec.saved_summary(db_path) if db_path else None
+    covered, count = (summary["covered_seq"], summary["papers"]) if summary else (0, 0)
+    removed = [pid for _, pid in store_db.deleted_since(db, covered)]
+    waiting = store_db.count_changed(db, covered)
+    if not removed and not (0 < waiting <= SHIPPED_CHECK):
+        return count
+    held = vec.saved_ids(db_path) if summary else set()
+    gone = [p for p in removed if p in held]
+    if gone:
+        present = store_db.get_papers(db, gone)
+        count -= sum(1 for p in gone if p not in present)
+    if 0 < waiting <= SHIPPED_CHECK:
+        shipped = vec.seed_vectors(summary["model"] if summary else sem.MODEL_NAME)
+        for pid, _seq, title, abstract, _ in store_db.iter_for_index(db, covered):
+            if pid not in held and vec.text_key(title, abstract) in shipped:
+                count += 1
+    return count
