@@ -198,7 +198,7 @@ async def test_user_html_and_answerless_question(api: FakeBotAPI, bot: Applicati
     [reply] = await api.wait_for_sent(1)
     assert_telegram_html(reply["text"])
     assert reply["text"].startswith(
-        "The collection has nothing on “&lt;b&gt;bold&lt;/b&gt; &lt;script&gt;alert(1)"
+        "Nothing in the collection on “&lt;b&gt;bold&lt;/b&gt; &lt;script&gt;alert(1)"
     )
     assert "<script>" not in reply["text"] and "/topic" in reply["text"]
 

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from store.answers.lexical import LexicalStage
+from store.answers import decision
+from store.answers.lexical import NAME_ONLY_BONUS, LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
 from store.answers.snippets import GIST_CHARS, asks_quantity, best_sentences, mark_terms, paper_gist  # noqa: F401 (re-exported)
@@ -31,11 +32,11 @@ SNIPPET_SENTENCES = 2
 
 # The semantic stage. BM25 and the embedding each rank the collection; the candidates (the best
 # of each) are fused by standard scores: LEXICAL_WEIGHT * z(BM25) + (1 - LEXICAL_WEIGHT) * z(cosine).
-# The weight was chosen by cross-validation over every question set (bench/crossval.py). A question
-# is refused only when neither stage finds it: no paper passes the lexical no-answer rule and no
-# paper's similarity reaches SEMANTIC_FOUND (off-topic questions stay below ~0.22 with this model,
-# real ones reach it even when they share no word). A paper is shown when it passes the lexical
-# rule or its similarity is within SEMANTIC_MARGIN of the best one.
+# The weight was chosen by cross-validation over every question set (bench/crossval.py). Whether
+# the collection answers a question at all is the no-answer decision's (store/answers/decision.py,
+# on the question as a whole); when it does, a paper is shown when it passes the lexical rule or
+# its similarity is within SEMANTIC_MARGIN of the best one. SEMANTIC_FOUND, the former fixed
+# cosine floor, is kept for callers that read it.
 LEXICAL_WEIGHT = 0.3
 SEMANTIC_FOUND = 0.26
 SEMANTIC_MARGIN = 0.12
@@ -162,7 +163,8 @@ class Answers(LexicalStage, SemanticStage):
 
         BM25 over the (expanded) question finds candidates, the question's embedding finds more;
         with the semantic stage both rank them together (`semantic.fuse`), and a paper is good when
-        it passes the lexical no-answer rule or is close enough in meaning (`SEMANTIC_FOUND`).
+        the no-answer decision finds the question answered and it passes the lexical rule or is
+        close enough in meaning (`SEMANTIC_MARGIN`).
         """
         exp = self._expand(terms)
         weights = self._weights(exp)
@@ -182,13 +184,20 @@ class Answers(LexicalStage, SemanticStage):
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity, *named])))
         if similarity:
             order = sem.fuse(lexical, similarity, self.lexical_weight, named)
-            bar = max(SEMANTIC_FOUND, max(similarity.values()) - SEMANTIC_MARGIN)
+            bar = max(similarity.values()) - SEMANTIC_MARGIN  # the decision says whether at all
         else:  # BM25 alone: a paper the question names is a candidate, in its place
             order = list(lexical.items()) + [(p, 0.0) for p in sorted(set(named) - set(lexical))]
             bar = float("inf")
 
+        verdict = self._verdict(
+            question or " ".join(terms), terms, exp, order, papers, lexical, similarity, named
+        )
+
         def passes(pid: str, lexical_ok: bool) -> bool:
-            """The no-answer rule of both stages (and a paper the question names)."""
+            """The question-level decision (with BM25's evidence alone for a paper not embedded),
+            then the per-paper rule of both stages (and a paper the question names)."""
+            if named.get(pid, 0.0) < NAME_ONLY_BONUS and not verdict[pid in similarity]:
+                return False
             return (
                 (lexical_ok and lexical.get(pid, 0.0) > 0)
                 or similarity.get(pid, -1.0) >= bar
@@ -196,6 +205,31 @@ class Answers(LexicalStage, SemanticStage):
             )
 
         return self._split(order, papers, terms, exp, k, passes)
+
+    def _verdict(self, question, terms, exp, order, papers, lexical, similarity, named):
+        """The no-answer decision (store/answers/decision.py) on the question as a whole:
+        {True: with the semantic stage's evidence, False: with BM25's alone}. The evidence is
+        kept in `last_evidence` for the benchmarks (read under the engine's lock)."""
+        spec = self._specificity(terms)
+        equivalents = self._equivalent_spec(exp)
+        index = self.index
+        known = {t for t in spec if (tid := index.terms.get(t)) is not None and index.df[tid] > 0}
+        shown = [(p, s) for p, s in order if p in papers]
+
+        def coverage_of(pid: str) -> float:
+            paper = papers.get(pid)
+            return self._relevant(spec, self._doc_terms(paper), equivalents)[1] if paper else 0.0
+
+        unseen = decision.unseen_share(spec, known)
+        zscore = self._standing(question, similarity) if similarity else 0.0
+        fused, words = decision.gather(
+            shown, lexical, similarity, set(named), coverage_of, unseen, zscore
+        )
+        self.last_evidence = (fused, words)
+        return {
+            True: bool(similarity) and decision.answered(fused, semantic=True),
+            False: decision.answered(words, semantic=False),
+        }
 
     def _split(self, order, papers, terms, exp, k, passes):
         """Walk the ranking: (paper, score, coverage) into good (`passes`) or weak, until k good."""

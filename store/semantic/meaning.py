@@ -173,6 +173,24 @@ class SemanticStage:
             return {}
         return found
 
+    def _standing(self, question: str, candidates: dict[str, float]) -> float:
+        """How far the best candidate's whole-text cosine stands above the collection's for this
+        question, in standard deviations over a fixed sample of BACKGROUND papers (a question
+        close to everything in the field gains nothing): a feature of the no-answer decision."""
+        vectors = self.vectors
+        if vectors is None or not candidates or len(vectors) < 2:
+            return 0.0
+        query = self._question_vector(question)
+        rows = np.fromiter(vectors.row_of.values(), dtype=np.int64)
+        if len(rows) > BACKGROUND:
+            rows = np.random.default_rng(0).choice(rows, BACKGROUND, replace=False)
+        background = vectors.paper[np.sort(rows)] @ query
+        best_rows = [vectors.row_of[p] for p in candidates if p in vectors.row_of]
+        if not best_rows:
+            return 0.0
+        best = float((vectors.paper[best_rows] @ query).max())
+        return (best - float(background.mean())) / (float(background.std()) + 1e-6)
+
     def closest_team_papers(
         self, paper_ids: list[str], team_ids: list[str]
     ) -> dict[str, tuple[str, float]]:
