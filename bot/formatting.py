@@ -293,6 +293,8 @@ def answer_replies(answer: Answer) -> list[Reply]:
     if not answer.results:
         return nothing_found(answer.query, answer.suggestions)
     blocks = [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
+    if answer.missing:
+        blocks.insert(0, partial_note(answer.missing))
     rows = hit_rows(answer.results)
     shown = len(answer.results)
     if answer.total > shown:
@@ -300,6 +302,12 @@ def answer_replies(answer: Answer) -> list[Reply]:
             [InlineKeyboardButton("More", callback_data=more_data("a", shown, answer.query))]
         )
     return replies(blocks, keyboard(rows))
+
+
+def partial_note(missing: Sequence[str]) -> str:
+    """The first line of a partial answer: which part of the question no paper holds."""
+    words = ", ".join(f"“{echo(w)}”" for w in missing)
+    return f"<i>Partly answered: none of these papers mentions {words}; they match the rest.</i>"
 
 
 def topic_page(answer: Answer, page_size: int = PAGE_SIZE) -> Reply:

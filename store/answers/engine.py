@@ -6,6 +6,7 @@ Nothing here knows Telegram: results are dataclasses the bot formats and the CLI
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,7 +16,14 @@ from store.answers import decision
 from store.answers.lexical import NAME_ONLY_BONUS, LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
-from store.answers.snippets import GIST_CHARS, asks_quantity, best_sentences, mark_terms, paper_gist  # noqa: F401 (re-exported)
+from store.answers.snippets import (
+    GIST_CHARS,
+    asks_name,
+    asks_quantity,
+    best_sentences,
+    mark_terms,
+    paper_gist,
+)  # noqa: F401 (re-exported)
 from store.answers.spelling import Speller
 from store.collection import adding
 from store.collection import db as store_db
@@ -26,7 +34,7 @@ from store.search.index import Index, sync_index
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 from store.semantic.meaning import SemanticStage
-from store.text import shorten
+from store.text import shorten, tokenize
 
 SNIPPET_SENTENCES = 2
 
@@ -221,9 +229,9 @@ class Answers(LexicalStage, SemanticStage):
             return self._relevant(spec, self._doc_terms(paper), equivalents)[1] if paper else 0.0
 
         unseen = decision.unseen_share(spec, known)
-        zscore = self._standing(question, similarity) if similarity else 0.0
+        standing = self._standing(question, similarity) if similarity else (0.0, 0.0)
         fused, words = decision.gather(
-            shown, lexical, similarity, set(named), coverage_of, unseen, zscore
+            shown, lexical, similarity, set(named), coverage_of, unseen, standing
         )
         self.last_evidence = (fused, words)
         return {
@@ -259,12 +267,36 @@ class Answers(LexicalStage, SemanticStage):
             shown = self._snippet_terms(terms)
             quantity = asks_quantity(query)
             primary = set(terms)
+            name = asks_name(query)
             results = [
-                self._hit(p, s, c, shown, quantity=quantity, primary=primary)
+                self._hit(p, s, c, shown, quantity=quantity, primary=primary, name=name)
                 for p, s, c in good[: max(limit, 0)]
             ]
+            missing = self._unmatched(query, terms, [p for p, _, _ in good[: max(limit, 0)]])
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
-        return Answer(query, results, suggestions, total=len(good), terms=terms)
+        answer = Answer(query, results, suggestions, total=len(good), terms=terms)
+        answer.missing = missing
+        return answer
+
+    def _unmatched(self, query: str, terms: list[str], papers: list[dict]) -> list[str]:
+        """A partial answer's missing part: when the decision found the question answered but
+        not with confidence, the question's telling words that none of the shown papers holds
+        (as the user typed them, at most three)."""
+        evidence = getattr(self, "last_evidence", None)
+        if not papers or evidence is None:
+            return []
+        fused, words = evidence
+        semantic = self.encoder is not None and fused.similarity > 0
+        if decision.confidence(fused if semantic else words, semantic) >= decision.PARTIAL_MARGIN:
+            return []
+        spec = self._specificity(terms)
+        held = set().union(*(self._doc_terms(p) for p in papers))
+        lacking = {t for t, w in spec.items() if w >= decision.TELLING_IDF and t not in held}
+        out = []
+        for word in re.findall(r"[\w][\w-]*", query):
+            if set(tokenize(word)) & lacking and word.lower() not in out:
+                out.append(word.lower())
+        return out[:3]
 
     def topic(
         self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
@@ -325,7 +357,8 @@ class Answers(LexicalStage, SemanticStage):
 
         By meaning where the papers have vectors (embedded first if they are waiting: the digest
         comes right after the daily fetch): a paper counts when it stands LIKE_OURS_FLOOR standard
-        deviations above the collection in the direction of the team's papers. Without the semantic
+        deviations above the collection in the direction of the team's papers, and above the
+        team's own floor (`team_floor`: no chart benchmark for a remote-sensing team). Without the semantic
         stage, by words: a paper whose most telling words pass the no-answer rule against a team
         paper's words."""
         team = store_db.team_paper_ids(self.db)
@@ -335,7 +368,8 @@ class Answers(LexicalStage, SemanticStage):
             self.embed()
         with self._lock:
             close = self.closest_team_papers(paper_ids, team)
-            found = [(p, t, z) for p, (t, z) in close.items() if z >= LIKE_OURS_FLOOR]
+            floor = max(LIKE_OURS_FLOOR, self.team_floor(team))  # the team's own floor
+            found = [(p, t, z) for p, (t, z) in close.items() if z >= floor]
             if self.encoder is None:
                 found = self._like_ours_by_words(paper_ids, team)
             titles = store_db.get_papers(self.db, [t for _, t, _ in found])
@@ -343,7 +377,8 @@ class Answers(LexicalStage, SemanticStage):
         return [(p, titles[t]["title"]) for p, t, _ in found if t in titles]
 
     def matching(self, keywords: str, paper_ids: list[str]) -> list[str]:
-        """Which of these papers a subscription's keywords select, by BM25 and the no-answer rule."""
+        """Which of these papers a subscription's keywords select, by BM25, the no-answer rule and
+        the no-answer decision on BM25's evidence (the same as a question's without vectors)."""
         terms = self._query_terms(keywords)
         if not terms:
             return list(paper_ids)
@@ -353,12 +388,21 @@ class Answers(LexicalStage, SemanticStage):
             spec = self._specificity(terms)
             equivalents = self._equivalent_spec(exp)
             papers = store_db.get_papers(self.db, [p for p in paper_ids if scores.get(p, 0) > 0])
+            index = self.index
+            known = {
+                t for t in spec if (tid := index.terms.get(t)) is not None and index.df[tid] > 0
+            }
+        unseen = decision.unseen_share(spec, known)
         out = []
         for pid in paper_ids:
             paper = papers.get(pid)
             if paper is None or scores.get(pid, 0.0) <= 0:
                 continue
-            if self._relevant(spec, self._doc_terms(paper), equivalents)[0]:
+            ok, coverage = self._relevant(spec, self._doc_terms(paper), equivalents)
+            words = decision.Evidence(  # the no-answer decision on BM25's evidence, per paper
+                coverage=coverage, bm25=decision.log_bm25(scores[pid]), unseen=unseen
+            )
+            if ok and decision.answered(words, semantic=False):
                 out.append(pid)
         return out
 
@@ -460,6 +504,7 @@ class Answers(LexicalStage, SemanticStage):
         gist: bool = False,
         quantity: bool = False,
         primary: set[str] | None = None,
+        name: bool = False,
     ) -> Hit:
         hit = Hit(
             id=paper["id"],
@@ -481,6 +526,7 @@ class Answers(LexicalStage, SemanticStage):
                 title=paper["title"],
                 quantity=quantity,
                 primary=primary,
+                name=name,
             )
         hit.marks = mark_terms(hit.snippet, set(terms))
         return hit
