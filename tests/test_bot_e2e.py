@@ -196,16 +196,16 @@ async def test_repo_with_and_without_links(api: FakeBotAPI, bot: Application) ->
 async def test_an_absent_topic_in_the_group_reads_as_a_refusal(
     api: FakeBotAPI, bot: Application
 ) -> None:
-    question = "ML weather forecasting like graphcast / pangu-weather - are they beating ECMWF?"
+    question = "federated learning with non-iid clients - does fedprox actually fix client drift?"
     api.add_group_message(f"@{BOT_USERNAME} {question}")
     [reply] = await api.wait_for_sent(1, chat_id=GROUP)
     text = reply["text"]
     assert_telegram_html(text)
-    assert text.startswith("Nothing in the collection on “ML weather forecasting")
+    assert text.startswith("Nothing in the collection on “federated learning with non-iid")
     assert "Nearest, not an answer:" in text and "\n• " in text  # titles, not answers
     assert "<code>/paper " not in text and "1. " not in text  # no paper presented as the answer
     assert "<code>/add ARXIV_ID</code>" in text
-    search = "https://arxiv.org/search/?query=ML+weather+forecasting+like+graphcast"
+    search = "https://arxiv.org/search/?query=federated+learning+with+non-iid+clients"
     assert f'<a href="{search}' in text
 
 
