@@ -293,8 +293,8 @@ def answer_replies(answer: Answer) -> list[Reply]:
     if not answer.results:
         return nothing_found(answer.query, answer.suggestions)
     blocks = [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
-    if answer.missing:
-        blocks.insert(0, partial_note(answer.missing))
+    if answer.missing:  # after the papers: a reply that answers starts with its first paper
+        blocks.append(partial_note(answer.missing))
     rows = hit_rows(answer.results)
     shown = len(answer.results)
     if answer.total > shown:
@@ -305,7 +305,7 @@ def answer_replies(answer: Answer) -> list[Reply]:
 
 
 def partial_note(missing: Sequence[str]) -> str:
-    """The first line of a partial answer: which part of the question no paper holds."""
+    """The closing line of a partial answer: which part of the question no paper holds."""
     words = ", ".join(f"“{echo(w)}”" for w in missing)
     return f"<i>Partly answered: none of these papers mentions {words}; they match the rest.</i>"
 

@@ -60,7 +60,7 @@ def test_a_partial_answer_names_the_part_no_paper_holds(seed_answers: Answers):
 
 
 def test_the_decision_is_a_fitted_score_over_both_stages():
-    weak = decision.Evidence(similarity=0.2, margin=0.01, zscore=2.0, coverage=0.05, bm25=1.0)
+    weak = decision.Evidence(similarity=0.05, margin=0.01, zscore=1.5, bm25=0.5, field=-0.05)
     strong = decision.Evidence(
         similarity=0.7, margin=0.3, zscore=5.0, coverage=0.9, bm25=3.5, field=0.4
     )
@@ -91,3 +91,12 @@ def test_a_question_asking_a_name_quotes_the_sentence_that_gives_it(seed_answers
     top = answer.results[0]
     assert top.title.startswith("Eyes Wide Shut?")
     assert "Multimodal Visual Patterns (MMVP) benchmark" in top.snippet
+
+
+def test_a_partial_reply_says_so_after_its_papers(seed_answers: Answers):
+    from bot import formatting as fmt
+
+    answer = seed_answers.ask("federated prompt tuning for CLIP across clients with private data")
+    text = "\n".join(r.text for r in fmt.answer_replies(answer))
+    assert text.startswith("<b>1. ")
+    assert "Partly answered: none of these papers mentions “clients”" in text
