@@ -185,10 +185,13 @@ class SemanticStage:
         if vectors is None or not candidates or len(vectors) < 2:
             return 0.0, 0.0
         query = self._question_vector(question)
-        rows = np.fromiter(vectors.row_of.values(), dtype=np.int64)
-        if len(rows) > BACKGROUND:
-            rows = np.random.default_rng(0).choice(rows, BACKGROUND, replace=False)
-        sample = vectors.paper[np.sort(rows)]
+        key = (id(vectors), len(vectors.row_of), vectors.covered_seq)
+        if getattr(self, "_background_key", None) != key:  # drawn once per state of the vectors
+            rows = np.fromiter(vectors.row_of.values(), dtype=np.int64)
+            if len(rows) > BACKGROUND:
+                rows = np.random.default_rng(0).choice(rows, BACKGROUND, replace=False)
+            self._background_rows, self._background_key = np.sort(rows), key
+        sample = vectors.paper[self._background_rows]
         background = sample @ query
         best_rows = [vectors.row_of[p] for p in candidates if p in vectors.row_of]
         if not best_rows:
