@@ -23,7 +23,10 @@ not embedded yet) the same decision runs on BM25's evidence alone, with its own 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
+
+from store.text import tokenize
 
 FEATURES = ("similarity", "margin", "zscore", "coverage", "bm25", "unseen", "named", "field")
 LEXICAL_FEATURES = ("coverage", "bm25", "unseen", "named")
@@ -109,6 +112,11 @@ def unseen_share(spec: dict[str, float], known: set[str]) -> float:
     return sum(w for t, w in spec.items() if t not in known) / total
 
 
+def known_terms(index, terms) -> set[str]:
+    """The terms some live paper of the collection holds."""
+    return {t for t in terms if (tid := index.terms.get(t)) is not None and index.df[tid] > 0}
+
+
 def log_bm25(score: float) -> float:
     return math.log1p(max(score, 0.0))
 
@@ -173,3 +181,50 @@ def gather(
         named=float(bool(named)),
     )
     return fused, words
+
+
+class DecisionStage:
+    """The decision's evidence from the engine that inherits this (it reads the engine's
+    `index`, `encoder` and the lexical and semantic stages' helpers)."""
+
+    def _verdict(self, question, terms, exp, order, papers, lexical, similarity, named):
+        """The no-answer decision on the question as a whole (this module's `answered`):
+        {True: with the semantic stage's evidence, False: with BM25's alone}. The evidence is
+        kept in `last_evidence` for the benchmarks (read under the engine's lock)."""
+        spec = self._specificity(terms)
+        equivalents = self._equivalent_spec(exp)
+        known = known_terms(self.index, spec)
+        shown = [(p, s) for p, s in order if p in papers]
+
+        def coverage_of(pid: str) -> float:
+            paper = papers.get(pid)
+            return self._relevant(spec, self._doc_terms(paper), equivalents)[1] if paper else 0.0
+
+        unseen = unseen_share(spec, known)
+        standing = self._standing(question, similarity) if similarity else (0.0, 0.0)
+        fused, words = gather(shown, lexical, similarity, set(named), coverage_of, unseen, standing)
+        self.last_evidence = (fused, words)
+        return {
+            True: bool(similarity) and answered(fused, semantic=True),
+            False: answered(words, semantic=False),
+        }
+
+    def _unmatched(self, query: str, terms: list[str], papers: list[dict]) -> list[str]:
+        """A partial answer's missing part: when the decision found the question answered but
+        not with confidence, the question's telling words that none of the shown papers holds
+        (as the user typed them, at most three)."""
+        evidence = getattr(self, "last_evidence", None)
+        if not papers or evidence is None:
+            return []
+        fused, words = evidence
+        semantic = self.encoder is not None and fused.similarity > 0
+        if confidence(fused if semantic else words, semantic) >= PARTIAL_MARGIN:
+            return []
+        spec = self._specificity(terms)
+        held = set().union(*(self._doc_terms(p) for p in papers))
+        lacking = {t for t, w in spec.items() if w >= TELLING_IDF and t not in held}
+        out = []
+        for word in re.findall(r"[\w][\w-]*", query):
+            if set(tokenize(word)) & lacking and word.lower() not in out:
+                out.append(word.lower())
+        return out[:3]

@@ -6,24 +6,17 @@ Nothing here knows Telegram: results are dataclasses the bot formats and the CLI
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from store.answers import decision
+from store.answers import decision, snippets
+from store.answers.decision import DecisionStage
 from store.answers.lexical import NAME_ONLY_BONUS, LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
-from store.answers.snippets import (
-    GIST_CHARS,
-    asks_name,
-    asks_quantity,
-    best_sentences,
-    mark_terms,
-    paper_gist,
-)  # noqa: F401 (re-exported)
+from store.answers.snippets import GIST_CHARS, asks_quantity, best_sentences, mark_terms, paper_gist  # noqa: F401 (re-exported)
 from store.answers.spelling import Speller
 from store.collection import adding
 from store.collection import db as store_db
@@ -34,7 +27,7 @@ from store.search.index import Index, sync_index
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 from store.semantic.meaning import SemanticStage
-from store.text import shorten, tokenize
+from store.text import shorten
 
 SNIPPET_SENTENCES = 2
 
@@ -53,7 +46,7 @@ LIKE_OURS_FLOOR = 2.0  # standard deviations above the collection on the team's 
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 
 
-class Answers(LexicalStage, SemanticStage):
+class Answers(LexicalStage, SemanticStage, DecisionStage):
     """The answer engine over one database and its index; safe to call from worker threads."""
 
     def __init__(
@@ -214,31 +207,6 @@ class Answers(LexicalStage, SemanticStage):
 
         return self._split(order, papers, terms, exp, k, passes)
 
-    def _verdict(self, question, terms, exp, order, papers, lexical, similarity, named):
-        """The no-answer decision (store/answers/decision.py) on the question as a whole:
-        {True: with the semantic stage's evidence, False: with BM25's alone}. The evidence is
-        kept in `last_evidence` for the benchmarks (read under the engine's lock)."""
-        spec = self._specificity(terms)
-        equivalents = self._equivalent_spec(exp)
-        index = self.index
-        known = {t for t in spec if (tid := index.terms.get(t)) is not None and index.df[tid] > 0}
-        shown = [(p, s) for p, s in order if p in papers]
-
-        def coverage_of(pid: str) -> float:
-            paper = papers.get(pid)
-            return self._relevant(spec, self._doc_terms(paper), equivalents)[1] if paper else 0.0
-
-        unseen = decision.unseen_share(spec, known)
-        standing = self._standing(question, similarity) if similarity else (0.0, 0.0)
-        fused, words = decision.gather(
-            shown, lexical, similarity, set(named), coverage_of, unseen, standing
-        )
-        self.last_evidence = (fused, words)
-        return {
-            True: bool(similarity) and decision.answered(fused, semantic=True),
-            False: decision.answered(words, semantic=False),
-        }
-
     def _split(self, order, papers, terms, exp, k, passes):
         """Walk the ranking: (paper, score, coverage) into good (`passes`) or weak, until k good."""
         spec = self._specificity(terms)
@@ -267,7 +235,7 @@ class Answers(LexicalStage, SemanticStage):
             shown = self._snippet_terms(terms)
             quantity = asks_quantity(query)
             primary = set(terms)
-            name = asks_name(query)
+            name = snippets.asks_name(query)
             results = [
                 self._hit(p, s, c, shown, quantity=quantity, primary=primary, name=name)
                 for p, s, c in good[: max(limit, 0)]
@@ -277,26 +245,6 @@ class Answers(LexicalStage, SemanticStage):
         answer = Answer(query, results, suggestions, total=len(good), terms=terms)
         answer.missing = missing
         return answer
-
-    def _unmatched(self, query: str, terms: list[str], papers: list[dict]) -> list[str]:
-        """A partial answer's missing part: when the decision found the question answered but
-        not with confidence, the question's telling words that none of the shown papers holds
-        (as the user typed them, at most three)."""
-        evidence = getattr(self, "last_evidence", None)
-        if not papers or evidence is None:
-            return []
-        fused, words = evidence
-        semantic = self.encoder is not None and fused.similarity > 0
-        if decision.confidence(fused if semantic else words, semantic) >= decision.PARTIAL_MARGIN:
-            return []
-        spec = self._specificity(terms)
-        held = set().union(*(self._doc_terms(p) for p in papers))
-        lacking = {t for t, w in spec.items() if w >= decision.TELLING_IDF and t not in held}
-        out = []
-        for word in re.findall(r"[\w][\w-]*", query):
-            if set(tokenize(word)) & lacking and word.lower() not in out:
-                out.append(word.lower())
-        return out[:3]
 
     def topic(
         self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
@@ -358,9 +306,9 @@ class Answers(LexicalStage, SemanticStage):
         By meaning where the papers have vectors (embedded first if they are waiting: the digest
         comes right after the daily fetch): a paper counts when it stands LIKE_OURS_FLOOR standard
         deviations above the collection in the direction of the team's papers, and above the
-        team's own floor (`team_floor`: no chart benchmark for a remote-sensing team). Without the semantic
-        stage, by words: a paper whose most telling words pass the no-answer rule against a team
-        paper's words."""
+        team's own floor (`team_floor`: no chart benchmark for a remote-sensing team). Without
+        the semantic stage, by words: a paper whose most telling words pass the no-answer rule
+        against a team paper's words."""
         team = store_db.team_paper_ids(self.db)
         if not team or not paper_ids:
             return []
@@ -388,11 +336,7 @@ class Answers(LexicalStage, SemanticStage):
             spec = self._specificity(terms)
             equivalents = self._equivalent_spec(exp)
             papers = store_db.get_papers(self.db, [p for p in paper_ids if scores.get(p, 0) > 0])
-            index = self.index
-            known = {
-                t for t in spec if (tid := index.terms.get(t)) is not None and index.df[tid] > 0
-            }
-        unseen = decision.unseen_share(spec, known)
+            unseen = decision.unseen_share(spec, decision.known_terms(self.index, spec))
         out = []
         for pid in paper_ids:
             paper = papers.get(pid)
