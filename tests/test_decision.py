@@ -83,6 +83,8 @@ def test_a_paper_not_embedded_yet_is_judged_on_bm25_alone(answers: Answers):
     assert answers.vectors is not None and "new-kelp" not in answers.vectors
     found = answers.ask("which paper segments kelp forests in aerial images?")
     assert found.results[0].id == "new-kelp"
+    # and no embedded paper that shares nothing with the question is put before it
+    assert [h.id for h in answers.ask("kelp forests on rocky coasts").results] == ["new-kelp"]
     assert answers.ask(ABSENT[0]).results == []  # and the decision still refuses what is absent
 
 

@@ -36,10 +36,13 @@ SNIPPET_SENTENCES = 2
 # The weight was chosen by cross-validation over every question set (bench/crossval.py). Whether
 # the collection answers a question at all is the no-answer decision's (store/answers/decision.py,
 # on the question as a whole); when it does, a paper is shown when it passes the lexical rule or
-# its similarity is within SEMANTIC_MARGIN of the best one. SEMANTIC_FOUND, the former fixed
-# cosine floor, is kept for callers that read it.
+# its similarity is within SEMANTIC_MARGIN of the best one and reaches SEMANTIC_SHOWN (so a
+# paper BM25 finds is not pushed down by embedded ones that share nothing with the question, e.g.
+# a paper not embedded yet). SEMANTIC_FOUND, the former floor of the whole question, is kept for
+# callers that read it.
 LEXICAL_WEIGHT = 0.3
 SEMANTIC_FOUND = 0.26
+SEMANTIC_SHOWN = 0.2
 SEMANTIC_MARGIN = 0.12
 LEXICAL_CANDIDATES = 20
 LIKE_OURS_FLOOR = 2.0  # standard deviations above the collection on the team's direction
@@ -185,7 +188,7 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
         papers = store_db.get_papers(self.db, list(dict.fromkeys([*lexical, *similarity, *named])))
         if similarity:
             order = sem.fuse(lexical, similarity, self.lexical_weight, named)
-            bar = max(similarity.values()) - SEMANTIC_MARGIN  # the decision says whether at all
+            bar = max(SEMANTIC_SHOWN, max(similarity.values()) - SEMANTIC_MARGIN)
         else:  # BM25 alone: a paper the question names is a candidate, in its place
             order = list(lexical.items()) + [(p, 0.0) for p in sorted(set(named) - set(lexical))]
             bar = float("inf")
