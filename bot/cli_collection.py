@@ -348,7 +348,9 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
         raise click.UsageError("say what to remove: paper ids, or --demo")
     from store.search.index import sync_index
 
-    db = ctx.db(seed=False)
+    # Seeded like every command that reads papers: on a fresh database the demo papers the
+    # others show (`ask`, `stats`) are the ones it removes, and `--demo` keeps it from loading.
+    db = ctx.db()
     named = store_db.paper_ids_named(db, paper_ids)
     try:
         removed = store_db.remove_demo(db) if demo else 0
@@ -372,7 +374,10 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
 @click.argument("path", type=click.Path())
 @click.pass_obj
 def backup_cmd(ctx: Context, path: str) -> None:
-    """A consistent copy of the live database (safe while the bot runs); PATH may be a folder."""
+    """A consistent copy of the live database (safe while the bot runs). PATH is a folder when it
+    ends with /, is one, or is new without an extension (made, with its parents; the copy is
+    papers-YYYYmmdd-HHMMSS.db inside); else a file (copy.db). Refuses the live database itself
+    and anything neither a regular file nor a folder (/dev/full)."""
     try:
         target = store_db.backup(ctx.db(seed=False), path)
     except store_db.StoreError as exc:

@@ -165,7 +165,7 @@ async def test_topic_paging_with_the_more_button(api: FakeBotAPI, bot: Applicati
 
 async def test_old_buttons_after_a_restart(api: FakeBotAPI, bot: Application) -> None:
     """This bot never saw these queries: a literal one still pages, a hashed one has expired."""
-    api.add_callback_query("m|t|5|video", message_id=77)
+    api.add_callback_query("m|t|5|image captioning", message_id=77)  # 12 papers on it
     await api.wait_for(lambda calls: bool(api.requests_for("editMessageText")))
     assert "(6–" in api.message(USER, 77)["text"]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from store.answers import decision, snippets
 from store.answers.decision import DecisionStage
+from store.answers.floor import on_topic
 from store.answers.lexical import NAME_ONLY_BONUS, LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
@@ -261,6 +262,8 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
         offset = max(offset, 0)
         with self._lock:
             good, weak = self._ranked(terms, offset + limit + 50, question=query, only=only)
+            fused = self.vectors is not None and len(self.vectors) > 0
+            good = on_topic(good, fused)  # the papers on the subject alone: count and pages
             shown = self._snippet_terms(terms)
             page = good[offset : offset + limit]
             results = [self._hit(p, s, c, shown, gist=True) for p, s, c in page]
