@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
@@ -292,6 +293,8 @@ def answer_replies(answer: Answer) -> list[Reply]:
     if not answer.results:
         return nothing_found(answer.query, answer.suggestions)
     blocks = [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
+    if answer.missing:  # after the papers: a reply that answers starts with its first paper
+        blocks.append(partial_note(answer.missing))
     rows = hit_rows(answer.results)
     shown = len(answer.results)
     if answer.total > shown:
@@ -299,6 +302,12 @@ def answer_replies(answer: Answer) -> list[Reply]:
             [InlineKeyboardButton("More", callback_data=more_data("a", shown, answer.query))]
         )
     return replies(blocks, keyboard(rows))
+
+
+def partial_note(missing: Sequence[str]) -> str:
+    """The closing line of a partial answer: which part of the question no paper holds."""
+    words = ", ".join(f"“{echo(w)}”" for w in missing)
+    return f"<i>Partly answered: none of these papers mentions {words}; they match the rest.</i>"
 
 
 def topic_page(answer: Answer, page_size: int = PAGE_SIZE) -> Reply:
@@ -319,15 +328,26 @@ def topic_page(answer: Answer, page_size: int = PAGE_SIZE) -> Reply:
 
 
 def nothing_found(query: str, suggestions: Sequence[str] = ()) -> list[Reply]:
-    """Say plainly that the collection has nothing, point to /topic, list near misses."""
-    lines = [
-        f"The collection has nothing on “{echo(query)}”.",
-        "Try /topic with a few broader words, e.g. <code>/topic image captioning</code>.",
-    ]
+    """Say plainly that the collection has nothing (a refusal a person reads as one), list the
+    closest titles as "nearest, not an answer", and give a way forward: /add, an arXiv search."""
+    lines = [f"Nothing in the collection on “{echo(query)}”."]
     if suggestions:
-        lines.append("\nClosest titles (weak matches):")
+        lines.append("\nNearest, not an answer:")
         lines += [f"• {esc(shorten(title, TITLE_CHARS))}" for title in suggestions]
+    lines += ["", *way_forward(query)]
     return replies(["\n".join(lines)])
+
+
+def way_forward(query: str) -> list[str]:
+    """What to do when the collection lacks a topic: add a paper one knows, or look on arXiv
+    (a search link for the question's words; the bot fetches nothing)."""
+    words = " ".join(re.findall(r"[\w-]+", clean_query(query)))[:200].strip()
+    search = f"https://arxiv.org/search/?query={quote_plus(words)}&searchtype=all"
+    return [
+        "Know a paper on it? <code>/add ARXIV_ID</code> adds it to the collection.",
+        link(search, "Search arXiv for these words") if words else "",
+        "Or try /topic with a few broader words, e.g. <code>/topic image captioning</code>.",
+    ]
 
 
 def repo_replies(answer: Answer) -> list[Reply]:

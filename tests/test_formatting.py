@@ -190,8 +190,8 @@ def test_topic_pages_have_back_and_more() -> None:
 def test_nothing_found_is_plain_and_points_to_topic() -> None:
     [reply] = fmt.nothing_found("<script>" * 100, ["A <title>"])
     assert_telegram_html(reply.text)
-    assert reply.text.startswith("The collection has nothing on “&lt;script&gt;")
-    assert "/topic" in reply.text and "• A &lt;title&gt;" in reply.text
+    assert reply.text.startswith("Nothing in the collection on “&lt;script&gt;")
+    assert "/topic" in reply.text and "• A &lt;title&gt;" in reply.text and "/add" in reply.text
     assert reply.keyboard is None
 
 

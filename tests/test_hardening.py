@@ -222,7 +222,7 @@ def expect(kind: str, text: str, reply: str) -> None:
         assert shown.startswith(f"Usage: /{command} "), shown
         assert "Example: /" in shown
     elif kind == "nothing":
-        assert shown.startswith(f"The collection has nothing on “{echo}”."), (shown, echo)
+        assert shown.startswith(f"Nothing in the collection on “{echo}”."), (shown, echo)
         assert "/topic" in shown
     elif kind == "not found":
         assert shown.startswith(f"No paper with id “{echo}” in the collection."), (shown, echo)

@@ -44,10 +44,13 @@ class Answer:
     offset: int = 0
     terms: list[str] = field(default_factory=list)
     note: str = ""  # a metadata or follow-up answer's own line ("2 papers by ..."), shown first
+    missing: list[str] = field(default_factory=list)  # a partial answer: words no result holds
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
-        url, links, marks], suggestions, total, offset, and `note` when there is one. A hit's `coverage` stays internal."""
+        url, links, marks], suggestions, total, offset, `note` when there is one, and `missing`
+        when there are any (a partial answer: the question's telling words that no result
+        holds). A hit's `coverage` stays internal."""
         results = [
             {
                 "id": hit.id,
@@ -69,6 +72,8 @@ class Answer:
         }
         if self.note:  # extends the contract: plain answers print exactly what they did
             out["note"] = self.note
+        if self.missing:
+            out["missing"] = self.missing
         return out
 
 

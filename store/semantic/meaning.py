@@ -28,6 +28,8 @@ EMBED_BATCH = 16
 VECTORS_SAVE_SECONDS = 300.0
 SHIPPED_CHECK = 1000  # papers waiting at most, to look for shipped vectors among them
 BACKGROUND = 2000  # papers sampled to learn how close the collection is to a team paper
+TEAM_FLOOR_SHARE = 0.6  # a digest paper stands this far out as the team's least typical paper
+TEAM_FLOOR_PAPERS = 50  # team papers left out in turn to learn the team's own floor
 
 
 class SemanticStage:
@@ -215,6 +217,32 @@ class SemanticStage:
             return {}
         return found
 
+    def _standing(self, question: str, candidates: dict[str, float]) -> tuple[float, float]:
+        """Two features of the no-answer decision, over a fixed sample of BACKGROUND papers:
+        how far the best candidate's whole-text cosine stands above the collection's for this
+        question, in standard deviations (a question close to everything in the field gains
+        nothing), and how much the question is of the collection's field at all (its cosine
+        with the mean paper vector)."""
+        vectors = self.vectors
+        if vectors is None or not candidates or len(vectors) < 2:
+            return 0.0, 0.0
+        query = self._question_vector(question)
+        key = (id(vectors), len(vectors.row_of), vectors.covered_seq)
+        if getattr(self, "_background_key", None) != key:  # drawn once per state of the vectors
+            rows = np.fromiter(vectors.row_of.values(), dtype=np.int64)
+            if len(rows) > BACKGROUND:
+                rows = np.random.default_rng(0).choice(rows, BACKGROUND, replace=False)
+            self._background_rows, self._background_key = np.sort(rows), key
+        sample = vectors.paper[self._background_rows]
+        background = sample @ query
+        best_rows = [vectors.row_of[p] for p in candidates if p in vectors.row_of]
+        if not best_rows:
+            return 0.0, 0.0
+        best = float((vectors.paper[best_rows] @ query).max())
+        centre = sample.mean(0)
+        field = float(centre @ query) / (float(np.linalg.norm(centre)) + 1e-9)
+        return (best - float(background.mean())) / (float(background.std()) + 1e-6), field
+
     def closest_team_papers(
         self, paper_ids: list[str], team_ids: list[str]
     ) -> dict[str, tuple[str, float]]:
@@ -245,6 +273,23 @@ class SemanticStage:
             closest = team[int(np.argmax(team_matrix @ vectors.paper[row]))]
             out[pid] = (closest, (float(vectors.paper[row] @ kind) - mean) / spread)
         return out
+
+    def team_floor(self, team_ids: list[str]) -> float:
+        """The team's own floor on its direction: each team paper (up to TEAM_FLOOR_PAPERS) is
+        scored against the direction of the others, and a new paper must stand TEAM_FLOOR_SHARE
+        as far out as the least typical of them. A tight team (three remote-sensing papers)
+        then keeps a chart benchmark out that a loose direction lets through; 0 when it cannot
+        be learned (fewer than two team papers embedded)."""
+        team = [
+            t for t in dict.fromkeys(team_ids) if self.vectors is not None and t in self.vectors
+        ]
+        if len(team) < 2:
+            return 0.0
+        own = []
+        for left in team[:TEAM_FLOOR_PAPERS]:
+            scored = self.closest_team_papers([left], [t for t in team if t != left])
+            own += [z for _, z in scored.values()]
+        return TEAM_FLOOR_SHARE * min(own) if own else 0.0
 
 
 def embedded_papers(db, db_path) -> int:
