@@ -6,8 +6,12 @@ their best expected paper (1 / 2-3 / 4-10 / >10); each bucket is shuffled with
 random.Random(seed) and its members alternately assigned dev/test, continuing
 the alternation across buckets.  Rewrites the file in place (order kept).
 
+A refusal set (rows without "expected": eval_absent_*.jsonl) is bucketed by its "kind"
+(absent, offtopic) instead, so dev and test each hold both kinds.
+
 Usage:  python bench/assign_splits.py SET.jsonl SEED
-Seeds used: eval_paraphrase_hard.jsonl 20240611, eval_names_typos.jsonl 7.
+Seeds used: eval_paraphrase_hard.jsonl 20240611, eval_names_typos.jsonl 7,
+eval_absent_a.jsonl 19, eval_absent_b.jsonl 1919.
 """
 
 import json
@@ -23,18 +27,26 @@ from listing import parse_listing  # noqa: E402
 
 def main():
     path, seed = sys.argv[1], int(sys.argv[2])
-    papers = parse_listing()
-    titles = [t for t, _ in papers]
-    bm25 = build_index(papers)
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
-    best = []
-    for q in rows:
-        r = rank(bm25, titles, q["question"])
-        best.append(min(r.index(t) + 1 for t in q["expected"]))
+    if all("expected" not in q for q in rows):
+        kinds = sorted({q.get("kind", "") for q in rows})
+        best = [kinds.index(q.get("kind", "")) for q in rows]
 
-    def bucket(b):
-        return 0 if b == 1 else 1 if b <= 3 else 2 if b <= 10 else 3
+        def bucket(b):
+            return b
+
+    else:
+        papers = parse_listing()
+        titles = [t for t, _ in papers]
+        bm25 = build_index(papers)
+        best = []
+        for q in rows:
+            r = rank(bm25, titles, q["question"])
+            best.append(min(r.index(t) + 1 for t in q["expected"]))
+
+        def bucket(b):
+            return 0 if b == 1 else 1 if b <= 3 else 2 if b <= 10 else 3
 
     rng = random.Random(seed)
     flip = 0

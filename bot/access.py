@@ -135,7 +135,19 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every handler: in a chat that is not allowed, answer nothing and leave it."""
     settings = context.bot_data["settings"]
     chat = update.effective_chat
-    if chat is None or chat_allowed(settings.allowed_chats, chat.id):
+    if chat is None:
+        if not settings.allowed_chats:
+            return
+        # No chat to check (a button under an inline message, an inline query): not allowed.
+        log.warning(
+            "update %s has no chat to check against PAPERBOT_ALLOWED_CHATS: ignored",
+            update.update_id,
+        )
+        if update.callback_query:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+        raise ApplicationHandlerStop
+    if chat_allowed(settings.allowed_chats, chat.id):
         return
     log.warning("update from chat %s, which is not in PAPERBOT_ALLOWED_CHATS: ignored", chat.id)
     if chat.type != ChatType.PRIVATE:

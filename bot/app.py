@@ -143,7 +143,7 @@ async def post_init(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
     answers: Answers = app.bot_data["answers"]
     if isinstance(app, PaperbotApplication):
-        app.inbox = app.update_queue.inbox = open_inbox(answers.db_path)
+        app.inbox = app.update_queue.inbox = open_inbox(answers.db_path, app.bot.id)
         replayed = app.replay_inbox()
         if replayed:
             log.info("%d updates received before the last stop are handled now", replayed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -17,6 +18,10 @@ def print_answer(answer, as_json: bool, scores: bool = True) -> None:
 
     if as_json:
         emit(answer.to_json())
+        return
+    if answer.note:
+        click.echo(answer.note)
+    if not answer.results and answer.note:
         return
     if not answer.results:
         click.echo("Nothing in the collection answers that.")
@@ -43,15 +48,40 @@ def answer_options(func):
 @cli.command("ask")
 @click.argument("question")
 @answer_options
+@click.option(
+    "--follow",
+    "session",
+    metavar="SESSION",
+    help="Read the question with the papers of SESSION's previous answer (a follow-up).",
+)
 @click.pass_obj
-def ask_cmd(ctx: Context, question: str, as_json: bool, limit: int) -> None:
+def ask_cmd(ctx: Context, question: str, as_json: bool, limit: int, session: str | None) -> None:
     """Answer a question from the collection; `-` reads one question per line from stdin (JSON out)."""
     answers = engine(ctx)
     if question == "-":
         for line in sys.stdin:
-            emit(answers.ask(line.rstrip("\n"), limit=limit).to_json())
+            emit(_respond(answers, line.rstrip("\n"), limit, session).to_json())
         return
-    print_answer(answers.ask(question, limit=limit), as_json)
+    print_answer(_respond(answers, question, limit, session), as_json)
+
+
+def _respond(answers, question: str, limit: int, session: str | None):
+    """One answer; with a session, read after that session's previous answer and remembered."""
+    from store.answers.dialogue import respond
+    from store.answers.followup import Follow
+    from store.collection import db as store_db
+
+    if session is None:
+        return respond(answers, question, limit=limit)
+    key = f"cli:{session}"
+    answer = respond(answers, question, limit=limit, follow=Follow(reply_key=key, thread=key))
+    if answer.results:
+        ids = [hit.id for hit in answer.results]
+        try:
+            answers.chats.remember_answer([key], key, answer.query, ids)
+        except (store_db.StoreError, sqlite3.Error) as exc:  # a database this user cannot write
+            click.echo(f"warning: --follow cannot remember this answer: {exc}", err=True)
+    return answer
 
 
 @cli.command("topic")

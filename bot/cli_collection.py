@@ -303,25 +303,31 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
 def embedding_figures(db, db_path) -> dict:
     """How many papers have vectors (the rest are answered by BM25 alone until embedded)."""
     from store.semantic import stage as sem
-    from store.semantic import vectors as vec
+    from store.semantic.meaning import embedded_papers
 
-    saved = vec.saved_summary(db_path) if db_path else None
     state = "semantic stage on" if sem.wanted() else "semantic stage off (PAPERBOT_SEMANTIC=off)"
-    return {"embedded": saved["papers"] if saved else 0, "semantic": state}
+    return {"embedded": embedded_papers(db, db_path), "semantic": state}
 
 
 @cli.command("embed")
 @click.option("--limit", type=int, default=None, help="at most this many papers (default: all)")
 @click.pass_obj
 def embed_cmd(ctx: Context, limit: int | None) -> None:
-    """Embed the papers that have no vectors yet (resumable; the running bot also does it)."""
-    from tqdm import tqdm
+    """Embed the papers that have no vectors yet (resumable; the running bot also does it). A
+    progress bar on a terminal, one summary line otherwise."""
+    from store.semantic.meaning import embedded_papers
 
-    answers = engine(ctx)
+    db = ctx.db()
+    waiting = store_db.paper_count(db) - embedded_papers(db, ctx.db_path)
+    answers = engine(ctx)  # embeds a few waiting papers at once (they count in the summary)
     if answers.encoder is None:
         fail("the semantic stage is off (PAPERBOT_SEMANTIC=off) or its model failed to load")
+    at_open = max(waiting - answers.unembedded(), 0)
     pending = answers.unembedded() if limit is None else min(limit, answers.unembedded())
-    with tqdm(total=pending, unit="paper", disable=pending == 0, file=sys.stderr) as bar:
+    blocked = answers.vectors_unwritable() if pending else None
+    if blocked:
+        fail(blocked)  # found now, not after the embedding
+    with embed_bar(pending) as bar:
         try:
             with stop_on_signals():  # SIGTERM as Ctrl-C: embed() saves what it did, then stops
                 done = answers.embed(max_papers=limit, progress=bar.update)
@@ -333,7 +339,27 @@ def embed_cmd(ctx: Context, limit: int | None) -> None:
             bar.close()
             fail(str(exc))
     click.echo(
-        f"embedded {done} papers; {len(answers.vectors)} of {store_db.paper_count(ctx.db())} have vectors"
+        f"embedded {done + at_open} papers; {len(answers.vectors)} of "
+        f"{store_db.paper_count(ctx.db())} have vectors"
+    )
+
+
+def embed_bar(pending: int):
+    """tqdm on stderr when it is a terminal (its size, or 80x24 where it says 0x0: a pty nobody
+    sized, on which tqdm draws nothing), else off (the summary line says what was done)."""
+    import shutil
+
+    from tqdm import tqdm
+
+    shown = pending > 0 and sys.stderr.isatty()
+    size = shutil.get_terminal_size((80, 24))
+    return tqdm(
+        total=pending,
+        unit="paper",
+        disable=not shown,
+        file=sys.stderr,
+        ncols=size.columns or 80,
+        nrows=size.lines or 24,
     )
 
 
@@ -348,7 +374,9 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
         raise click.UsageError("say what to remove: paper ids, or --demo")
     from store.search.sync import sync_index
 
-    db = ctx.db(seed=False)
+    # Seeded like every command that reads papers: on a fresh database the demo papers the
+    # others show (`ask`, `stats`) are the ones it removes, and `--demo` keeps it from loading.
+    db = ctx.db()
     named = store_db.paper_ids_named(db, paper_ids)
     try:
         removed = store_db.remove_demo(db) if demo else 0
@@ -372,7 +400,10 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
 @click.argument("path", type=click.Path())
 @click.pass_obj
 def backup_cmd(ctx: Context, path: str) -> None:
-    """A consistent copy of the live database (safe while the bot runs); PATH may be a folder."""
+    """A consistent copy of the live database (safe while the bot runs). PATH is a folder when it
+    ends with /, is one, or is new without an extension (made, with its parents; the copy is
+    papers-YYYYmmdd-HHMMSS.db inside); else a file (copy.db). Refuses the live database itself
+    and anything neither a regular file nor a folder (/dev/full)."""
     try:
         target = store_db.backup(ctx.db(seed=False), path)
     except store_db.StoreError as exc:

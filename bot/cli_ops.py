@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import sys
+from collections.abc import Iterator
 
 import click
 
 from bot.cli_base import Context, cli, emit, engine, fail
 from store.collection import db as store_db
+
+
+@contextlib.contextmanager
+def refused_write(what: str) -> Iterator[None]:
+    """A write the database refused (read-only, locked past the timeout): one line, exit 1."""
+    try:
+        yield
+    except (store_db.StoreError, sqlite3.Error) as exc:
+        fail(f"{what}: {exc}")
 
 
 @cli.group("subscriptions")
@@ -42,7 +54,8 @@ def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> 
     from store.answers.engine import clean_query
 
     words = clean_query(" ".join(keywords))[:MAX_KEYWORDS_CHARS]  # as /subscribe cleans them
-    sub = store_db.subscribe(ctx.db(seed=False), chat_id, "", words)
+    with refused_write(f"chat {chat_id} was not subscribed"):
+        sub = store_db.subscribe(ctx.db(seed=False), chat_id, "", words)
     click.echo(f"chat {chat_id} subscribed to {sub['keywords'] or 'every new paper'}")
 
 
@@ -51,7 +64,9 @@ def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> 
 @click.pass_obj
 def subscriptions_remove(ctx: Context, chat_id: int) -> None:
     """Stop CHAT_ID's daily digest."""
-    if not store_db.unsubscribe(ctx.db(seed=False), chat_id):
+    with refused_write(f"chat {chat_id} was not unsubscribed"):
+        was = store_db.unsubscribe(ctx.db(seed=False), chat_id)
+    if not was:
         fail(f"chat {chat_id} is not subscribed")
     click.echo(f"chat {chat_id} unsubscribed")
 
@@ -88,14 +103,9 @@ def run_cmd(
 ) -> None:
     """Start the Telegram bot: token from TELEGRAM_BOT_TOKEN; Ctrl-C or SIGTERM stops it."""
     import importlib.util
-    import logging
-    from urllib.parse import urlparse
-
-    from telegram import Update
-    from telegram.error import InvalidToken, TelegramError
 
     from bot.app import build_application
-    from bot.config import ConfigError, Settings, mask, setup_logging, validate_secret
+    from bot.config import ConfigError, Settings, setup_logging, validate_secret
     from store.answers.engine import Answers
 
     try:
@@ -116,28 +126,67 @@ def run_cmd(
     except store_db.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     app = build_application(settings, answers)
+    webhook = (webhook_url, listen, port, secret_token) if webhook_url else None
+    _serve(app, settings, ctx.db_path, webhook)
+
+
+def _serve(app, settings, db_path, webhook: tuple | None) -> None:
+    """Reach Telegram, run the bot until it stops, and exit the way the stop calls for: 0 for a
+    signal, 2 for a rejected token, 1 when polling died (so systemd restarts it)."""
+    import logging
+    from urllib.parse import urlparse
+
+    from telegram import Update
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.config import mask
+    from bot.lifecycle import wait_for_telegram
+
     log = logging.getLogger("paperbot")
     try:
-        if webhook_url:
-            log.info("webhook mode: %s (listening on %s:%d)", webhook_url, listen, port)
+        wait_for_telegram(settings.token, settings.api_url)
+        if webhook:
+            url, listen, port, secret_token = webhook
+            log.info("webhook mode: %s (listening on %s:%d)", url, listen, port)
             app.run_webhook(
                 listen=listen,
                 port=port,
-                url_path=urlparse(webhook_url).path.lstrip("/"),
-                webhook_url=webhook_url,
+                url_path=urlparse(url).path.lstrip("/"),
+                webhook_url=url,
                 secret_token=secret_token,
                 allowed_updates=Update.ALL_TYPES,
             )
         else:
-            log.info("long polling mode, database %s", ctx.db_path)
+            log.info("long polling mode, database %s", db_path)
             app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:  # its message quotes the token: never print it
-        click.echo(
-            "paperbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", err=True
-        )
-        sys.exit(2)
+        _token_rejected()
     except TelegramError as exc:
+        if app.polling_died:
+            _polling_died(app)
         raise click.ClickException(mask(str(exc), settings.token)) from None
+    except Exception:
+        if not app.polling_died:
+            raise
+    if isinstance(app.polling_error, InvalidToken):  # revoked while the bot ran
+        _token_rejected()
+    if app.polling_died:
+        _polling_died(app)
+
+
+def _token_rejected() -> None:
+    click.echo(
+        "paperbot run: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)", err=True
+    )
+    sys.exit(2)
+
+
+def _polling_died(app) -> None:
+    """Polling ended by itself: one line and a non-zero exit, so systemd restarts the bot."""
+    click.echo(
+        f"paperbot run: polling stopped ({app.polling_died}); exiting to be restarted", err=True
+    )
+    sys.exit(1)
 
 
 @cli.command("fetch")
@@ -210,7 +259,7 @@ async def _push_with_bot(answers) -> list:
     from telegram import Bot
 
     from bot.config import ConfigError, Settings, setup_logging
-    from bot.push import push_all
+    from bot.push import PushBusy, push_all
     from bot.schedule import bot_sender
 
     try:
@@ -221,4 +270,8 @@ async def _push_with_bot(answers) -> list:
     setup_logging(settings)
     kwargs = {"base_url": settings.api_url} if settings.api_url else {}
     async with Bot(settings.token, **kwargs) as bot:
-        return await push_all(answers, bot_sender(bot))
+        try:
+            return await push_all(answers, bot_sender(bot))
+        except PushBusy as exc:
+            click.echo(f"paperbot push: {exc}", err=True)
+            sys.exit(1)

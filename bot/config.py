@@ -184,7 +184,7 @@ def _add_policy(value: str) -> str:
 def _count(name: str, value: str, default: int = 0) -> int:
     if not value:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # "²" is a digit to str.isdigit, not to int
         raise ConfigError(f"{name} must be a whole number (0 = no limit), got {value!r}")
     return int(value)
 
@@ -222,13 +222,22 @@ class TokenFilter(logging.Filter):
         return True
 
 
+# Loggers that speak on every turn of a background job ("Running job", "executed successfully"
+# every 5 s from the idle bot): warnings only, unless PAPERBOT_LOG_LEVEL=DEBUG.
+QUIET_LOGGERS = ("apscheduler", "telegram.ext.JobQueue")
+
+
 def setup_logging(settings: Settings) -> None:
-    """Log to stderr at the configured level, token masked on every handler, httpx quiet."""
+    """Log to stderr at the configured level, token masked on every handler, httpx quiet, the
+    job scheduler quiet (a job that does work logs that work itself)."""
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=settings.log_level
     )
     install_token_filter(settings.token)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, token included
+    if settings.log_level != "DEBUG":
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def install_token_filter(token: str, logger: logging.Logger | None = None) -> TokenFilter:

@@ -10,10 +10,13 @@ Who may do what: `bot.access.may_add` (PAPERBOT_ADD) and `may_curate` (/remove).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 
-from telegram import Update, User
+from telegram import Message, Update, User
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import formatting as fmt
@@ -25,9 +28,14 @@ from store.answers.engine import Answers
 from store.collection import adding
 from store.collection.importers.fetch import Fetcher
 
+log = logging.getLogger(__name__)
+
 MAX_REFS = 20  # arguments of one /add
 ADD_REFUSED = "Only this chat's administrators and the bot's maintainers can add papers here."
 REMOVE_REFUSED = "Only the bot's maintainers and this group's administrators can remove papers."
+NO_CHAT = "This button works only in a chat with the bot."
+WORKING = "Looking up {refs} on arXiv…"
+ADD_FAILED = "Sorry, adding failed. Please try again in a moment."
 ADD_USAGE = (
     "Usage: /add ID_OR_LINK... — add papers by arXiv id, arxiv.org or huggingface.co/papers "
     "link, or 10.48550/arXiv DOI.\nExample: <code>/add 2103.00020</code>"
@@ -161,10 +169,41 @@ async def _changing(
 
 
 async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/add ID_OR_LINK...: papers from arXiv into the team's collection."""
+    """/add ID_OR_LINK...: papers from arXiv into the team's collection. A lookup can take
+    seconds (arXiv's pacing, a slow network): a "looking up" reply comes first and is edited
+    into the result."""
+    message = update.effective_message
     who, where = adder_name(update.effective_user), str(update.effective_chat.id)
-    args = (lookups_of(context), argument(update.effective_message), who, where)
-    await _changing(update, context, allowed_to_add, ADD_REFUSED, reply_for_add, *args)
+    refs = argument(message).split()[:MAX_REFS]
+    if not await allowed_to_add(update, context):
+        await message.reply_text(ADD_REFUSED)
+        return
+    if not refs:
+        await send(message, fmt.text_reply(ADD_USAGE))
+        return
+    working = await message.reply_text(WORKING.format(refs=", ".join(refs)))
+    answers = context.bot_data["answers"]
+    try:
+        replies = await asyncio.to_thread(
+            reply_for_add, answers, lookups_of(context), " ".join(refs), who, where
+        )
+    except Exception:
+        with contextlib.suppress(TelegramError):
+            await working.edit_text(ADD_FAILED)
+        raise
+    await edit_into(working, message, replies)
+
+
+async def edit_into(working: Message, message: Message, replies: list[Reply]) -> None:
+    """The "working" message becomes the first reply; the rest follow as new messages."""
+    first, rest = replies[0], replies[1:]
+    try:
+        await working.edit_text(first.text, reply_markup=first.keyboard)
+    except BadRequest as exc:  # deleted meanwhile, say: send it instead
+        log.warning("could not edit the working message (%s); sending the result", exc)
+        rest = replies
+    if rest:
+        await send(message, rest)
 
 
 async def remove_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,6 +217,8 @@ async def button_outcome(
 ) -> ButtonOutcome:
     """An Add or Remove button: the presser's permission first, then the change in a thread."""
     answers: Answers = context.bot_data["answers"]
+    if update.effective_chat is None:  # a button under an inline message: no chat to act for
+        return ButtonOutcome(alert=NO_CHAT)
     if callback.action == "remove":
         if not await allowed_to_remove(update, context):
             return ButtonOutcome(alert=REMOVE_REFUSED)

@@ -23,9 +23,12 @@ from telegram.ext import ContextTypes
 from bot import curation, subscriptions
 from bot import formatting as fmt
 from bot.access import within_rate
+from bot.followups import follow_of, noted_answer_replies, remember_answer
 from bot.formatting import Reply
 from bot.sending import ButtonOutcome, argument, send
-from store.answers.engine import Answers, clean_query
+from store.answers import dialogue
+from store.answers.engine import Answer, Answers, clean_query
+from store.answers.followup import Follow
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +69,14 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("unsubscribe", "", "stop the daily digest (admins)", ""),
     ("settings", "", "digest time, time zone and keywords", ""),
     ("stats", "", "collection figures", ""),
+    ("id", "", "this chat's id and yours (for PAPERBOT_ALLOWED_CHATS, PAPERBOT_ADMINS)", ""),
     ("help", "", "what I know and how to ask", ""),
     ("start", "", "introduction", ""),
 ]
 EXAMPLES = [
     "which papers caption remote sensing images?",
     "how do models generate code from natural language?",
+    "how many papers do we have on remote sensing?",
     "/topic video understanding",
     "/repo CLIP",
 ]
@@ -130,13 +135,27 @@ def reply_for_question(
 ) -> list[Reply]:
     """A question's answer, or the plain 'nothing on it' note with a /topic hint; from the team's
     papers alone for /mine or in a chat set to `scope team`."""
+    return reply_and_answer(answers, text, queries, chat_id, team_only)[0]
+
+
+def reply_and_answer(
+    answers: Answers,
+    text: str,
+    queries: RecentQueries | None = None,
+    chat_id: int | None = None,
+    team_only: bool = False,
+    follow: Follow | None = None,
+) -> tuple[list[Reply], Answer | None]:
+    """`reply_for_question`'s replies and the answer behind them (whose papers a reply to it
+    follows up on); `follow`: where the question was asked."""
     if not clean_query(text):  # nothing but spaces or control characters
-        return usage("mine" if team_only else "ask")
+        return usage("mine" if team_only else "ask"), None
     only = answers.team_ids() if team_only else answers.scope_of(chat_id)
-    answer = answers.ask(text, limit=ASK_LIMIT, only=only)
+    answer = dialogue.respond(answers, text, limit=ASK_LIMIT, only=only, follow=follow)
     if queries is not None:
         queries.remember(answer.query)
-    return fmt.answer_replies(answer) + curation.offer_to_add(answers, text)
+    replies = noted_answer_replies(answer) + curation.offer_to_add(answers, text)
+    return replies, answer
 
 
 def reply_for_topic(
@@ -310,8 +329,18 @@ async def _ask(update: Update, context: ContextTypes.DEFAULT_TYPE, team_only: bo
     if not await within_rate(update, context):
         return
     text = strip_mention(argument(message), context.bot.username)
-    args = (text, queries_of(context), message.chat_id, team_only)
-    await send(message, await run(context, reply_for_question, *args))
+    await _answer(message, context, text, team_only)
+
+
+async def _answer(
+    message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, team_only: bool
+) -> None:
+    """Answer (a follow-up, a metadata question or a question), send, remember its papers."""
+    follow = follow_of(message, replies_to_bot(message, context.bot.id))
+    args = (text, queries_of(context), message.chat_id, team_only, follow)
+    replies, answer = await run(context, reply_and_answer, *args)
+    sent = await send(message, replies)
+    await run(context, remember_answer, answer, follow, message.chat_id, sent)
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -332,8 +361,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return  # group chatter (the bot sees it when it is an admin or privacy mode is off)
     if not await within_rate(update, context):
         return
-    replies = await run(context, reply_for_question, text, queries_of(context), message.chat_id)
-    await send(message, replies)
+    await _answer(message, context, text, team_only=False)
 
 
 async def topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -370,6 +398,22 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats: collection figures."""
     await send(update.effective_message, await run(context, reply_for_stats))
+
+
+def reply_for_id(chat_id: int | None, user_id: int | None) -> list[Reply]:
+    """/id: the ids an operator puts in PAPERBOT_ALLOWED_CHATS and PAPERBOT_ADMINS."""
+    lines = []
+    if chat_id is not None:
+        lines.append(f"This chat's id: <code>{chat_id}</code> (for PAPERBOT_ALLOWED_CHATS)")
+    if user_id is not None:
+        lines.append(f"Your user id: <code>{user_id}</code> (for PAPERBOT_ADMINS)")
+    return fmt.text_reply("\n".join(lines) or "No chat or user id in this update.")
+
+
+async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/id: this chat's id and the sender's."""
+    chat, user = update.effective_chat, update.effective_user
+    await send(update.effective_message, reply_for_id(chat and chat.id, user and user.id))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -440,6 +484,7 @@ COMMAND_CALLBACKS: dict[str, Callable[..., Any]] = {
     "add": curation.add_command,
     "remove": curation.remove_command,
     "stats": stats,
+    "id": id_command,
     "help": help_command,
     "start": start,
     "subscribe": subscriptions.subscribe,

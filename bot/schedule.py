@@ -19,7 +19,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes, Job, JobQueue
 
 from bot.config import FeedSettings
-from bot.push import push_all, summary
+from bot.push import PushBusy, push_all, summary
 from store.answers.engine import Answers
 from store.collection import db as store_db
 from store.collection.importers import FormatError, parse_text
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 DEFAULT_TIME = time(8, 0)
 JOB_PREFIX = "push:"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# A digest whose time passed while the scheduler slept (the clock jumped forward, the machine was
+# suspended, the loop was busy) is sent at the scheduler's next wake-up (within the refresh job's
+# minute), once; APScheduler's default skips it when over a second late.
+LATE_RUN = {"misfire_grace_time": None, "coalesce": True}
 
 
 @dataclass
@@ -131,6 +135,7 @@ def schedule_pushes(
                 time=at,
                 name=f"{JOB_PREFIX}{hhmm}:{zone}",
                 data={"slot": (hhmm, zone), "default": (default_time, timezone)},
+                job_kwargs=LATE_RUN,
             )
         )
     return jobs
@@ -146,7 +151,11 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     default_time, default_tz = context.job.data["default"]
     subs = answers.chats.active()
     chats = {s["chat_id"] for s in subs if slot_of(s, default_time, default_tz) == slot}
-    outcomes = await push_all(answers, bot_sender(context.bot), chat_ids=chats)
+    try:
+        outcomes = await push_all(answers, bot_sender(context.bot), chat_ids=chats)
+    except PushBusy as exc:
+        log.warning("push: %s", exc)
+        return
     log.info("push: %s", summary(outcomes))
 
 

@@ -27,17 +27,22 @@ class ButtonOutcome:
     alert: str | None = None
 
 
-async def send(message: Message, replies: Sequence[Reply]) -> None:
-    """Reply in the message's chat (and topic); in groups the first part quotes the question."""
+async def send(message: Message, replies: Sequence[Reply]) -> list[Message]:
+    """Reply in the message's chat (and topic); in groups the first part quotes the question.
+    Returns the messages sent (a follow-up replies to one of them)."""
+    sent = []
     for i, reply in enumerate(replies):
         quote = None if i == 0 else False  # None: PTB quotes in groups, not in private chats
         try:
-            await message.reply_text(reply.text, reply_markup=reply.keyboard, do_quote=quote)
+            sent.append(
+                await message.reply_text(reply.text, reply_markup=reply.keyboard, do_quote=quote)
+            )
         except BadRequest as exc:
             if reply.keyboard is None or "button" not in str(exc).lower():
                 raise
             log.warning("keyboard refused (%s); sending without it", exc)
-            await message.reply_text(reply.text, do_quote=quote)
+            sent.append(await message.reply_text(reply.text, do_quote=quote))
+    return sent
 
 
 def argument(message: Message) -> str:

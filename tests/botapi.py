@@ -392,12 +392,20 @@ class FakeBotAPI:
         self._notify()
 
     def add_private_message(
-        self, text: str, user_id: int = DEFAULT_USER_ID, chat_id: int | None = None
+        self,
+        text: str,
+        user_id: int = DEFAULT_USER_ID,
+        chat_id: int | None = None,
+        reply_to_bot_message_id: int | None = None,
     ) -> dict[str, Any]:
-        """A user writes to the bot in a private chat (chat id = user id unless given)."""
+        """A user writes to the bot in a private chat (chat id = user id unless given),
+        optionally replying to one of the bot's messages."""
         user = self.user(user_id)
-        chat = self.chat(chat_id if chat_id is not None else user_id)
-        return self.add_update({"message": self._incoming_message(chat, user, text)})
+        chat_id = chat_id if chat_id is not None else user_id
+        message = self._incoming_message(self.chat(chat_id), user, text)
+        if reply_to_bot_message_id is not None:
+            message["reply_to_message"] = self._bot_message(chat_id, reply_to_bot_message_id)
+        return self.add_update({"message": message})
 
     def add_group_message(
         self,

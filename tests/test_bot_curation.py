@@ -66,6 +66,11 @@ async def running_bot(
         yield app
 
 
+def shown(api: FakeBotAPI, chat_id: int) -> list[str]:
+    """The texts of the bot's messages in a chat as they read now (a working reply edited)."""
+    return [m["text"] for m in api.sent_messages(chat_id)]
+
+
 def buttons(params: dict) -> list[tuple[str, str]]:
     rows = (params.get("reply_markup") or {}).get("inline_keyboard", [])
     return [(b["text"], b.get("callback_data") or b.get("url")) for row in rows for b in row]
@@ -79,7 +84,9 @@ async def test_add_ids_links_and_a_doi_in_one_reply(api, answers, arxiv):
             "/add 2405.01234 https://arxiv.org/pdf/2403.01234v2.pdf "
             "10.48550/arXiv.2504.07777 arxiv.org/abs/2504.08385 2501.99999"
         )
-        [reply] = await api.wait_for_sent(1, chat_id=GROUP)
+        await api.wait_for_sent(1, chat_id=GROUP)  # "Looking up ...", edited into the result
+        await api.wait_for(lambda _: api.requests_for("editMessageText"), timeout=30)
+        [reply] = api.requests_for("editMessageText")
         api.add_group_message("/paper 2405.01234")
         await api.wait_for_sent(2, chat_id=GROUP)
     text = reply["text"]
@@ -136,14 +143,14 @@ async def test_add_policy_members_or_admins(api, answers, arxiv):
         await api.wait_for_sent(1, chat_id=USER)
         api.add_group_message("/add 2405.01234", user_id=ADMIN)
         api.add_private_message("/add 2403.01234", user_id=MAINTAINER)
-        await api.wait_for(lambda calls: len(api.sent()) >= 4)
+        await api.wait_for(lambda calls: len(api.requests_for("editMessageText")) >= 2)
     assert api.sent_texts(USER) == [curation.ADD_REFUSED]
-    assert "• added:" in api.sent_texts(GROUP)[-1] and "• added:" in api.sent_texts(MAINTAINER)[0]
+    assert "• added:" in shown(api, GROUP)[-1] and "• added:" in shown(api, MAINTAINER)[0]
     assert sorted(store_db.team_paper_ids(answers.db)) == ["2403.01234", "2405.01234"]
     async with running_bot(api, answers, arxiv):  # members (the default): anyone may add
         api.add_group_message("/add 2504.07777", user_id=USER)
-        await api.wait_for(lambda calls: len(api.sent(GROUP)) >= 3)
-    assert "already in the collection" not in api.sent_texts(GROUP)[-1]
+        await api.wait_for(lambda calls: len(api.requests_for("editMessageText")) >= 3)
+    assert "• added:" in shown(api, GROUP)[-1]
     assert "2504.07777" in store_db.team_paper_ids(answers.db)
 
 

@@ -165,7 +165,7 @@ async def test_topic_paging_with_the_more_button(api: FakeBotAPI, bot: Applicati
 
 async def test_old_buttons_after_a_restart(api: FakeBotAPI, bot: Application) -> None:
     """This bot never saw these queries: a literal one still pages, a hashed one has expired."""
-    api.add_callback_query("m|t|5|video", message_id=77)
+    api.add_callback_query("m|t|5|image captioning", message_id=77)  # 12 papers on it
     await api.wait_for(lambda calls: bool(api.requests_for("editMessageText")))
     assert "(6–" in api.message(USER, 77)["text"]
 
@@ -193,12 +193,28 @@ async def test_repo_with_and_without_links(api: FakeBotAPI, bot: Application) ->
     assert "Example: <code>/repo CLIP</code>" in usage["text"]
 
 
+async def test_an_absent_topic_in_the_group_reads_as_a_refusal(
+    api: FakeBotAPI, bot: Application
+) -> None:
+    question = "federated learning with non-iid clients - does fedprox actually fix client drift?"
+    api.add_group_message(f"@{BOT_USERNAME} {question}")
+    [reply] = await api.wait_for_sent(1, chat_id=GROUP)
+    text = reply["text"]
+    assert_telegram_html(text)
+    assert text.startswith("Nothing in the collection on “federated learning with non-iid")
+    assert "Nearest, not an answer:" in text and "\n• " in text  # titles, not answers
+    assert "<code>/paper " not in text and "1. " not in text  # no paper presented as the answer
+    assert "<code>/add ARXIV_ID</code>" in text
+    search = "https://arxiv.org/search/?query=federated+learning+with+non-iid+clients"
+    assert f'<a href="{search}' in text
+
+
 async def test_user_html_and_answerless_question(api: FakeBotAPI, bot: Application) -> None:
     api.add_private_message("<b>bold</b> <script>alert(1)</script> & how to bake sourdough?")
     [reply] = await api.wait_for_sent(1)
     assert_telegram_html(reply["text"])
     assert reply["text"].startswith(
-        "The collection has nothing on “&lt;b&gt;bold&lt;/b&gt; &lt;script&gt;alert(1)"
+        "Nothing in the collection on “&lt;b&gt;bold&lt;/b&gt; &lt;script&gt;alert(1)"
     )
     assert "<script>" not in reply["text"] and "/topic" in reply["text"]
 

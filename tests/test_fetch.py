@@ -78,6 +78,8 @@ def test_arxiv_requests_are_spaced(fresh_db, server):
         (200, b"<html>maintenance</html>", 0.0, "not an Atom feed"),
         (200, b"[]", 1.0, "timed out"),
         (404, b"", 0.0, "HTTP 404"),
+        (200, b"", 0.0, "empty response"),
+        (302, b"", 0.0, "HTTP 302"),  # a redirect without Location is an error page
     ],
 )
 def test_bad_feed_changes_nothing_and_says_why(
@@ -105,3 +107,35 @@ def test_huge_body_is_refused(fresh_db, server, monkeypatch):
     url = server.route("/huge", b"[" + b" " * 5000 + b"]")
     [result, _] = fetch(fresh_db, Fetcher(retries=0, client=httpx.Client()), ("hf",), url=url)
     assert "over" in result.error and store_db.paper_count(fresh_db) == 0
+
+
+def test_a_redirect_to_another_host_is_refused_and_the_same_host_followed(tmp_path):
+    """`paperbot fetch` as a process: a feed on 127.0.0.2 answering 302 to 127.0.0.1 (another
+    host name, as an attacker's redirect to a local service would be) fetches nothing there; a
+    redirect to another path of the same host is followed."""
+    from tests.processes import paperbot
+
+    hf = (FIXTURES / "hf_daily.json").read_bytes()
+    with FeedServer("127.0.0.1") as inside, FeedServer("127.0.0.2") as outside:
+        target = inside.route("/secret", hf)
+        outside.redirect("/api/daily", target)
+        done = paperbot(
+            tmp_path / "p.db", "fetch", "--source", "hf", "--url", outside.url("/api/daily")
+        )
+        assert done.returncode == 1
+        assert "redirected to another host (127.0.0.1), refused" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert not inside.requests  # never fetched
+        outside.route("/moved", hf)
+        outside.redirect("/api/daily", outside.url("/moved"), status=301)
+        done = paperbot(
+            tmp_path / "p.db", "fetch", "--source", "hf", "--url", outside.url("/api/daily")
+        )
+        assert done.returncode == 0, done.stderr
+        assert "new" in done.stdout and not inside.requests
+
+
+def test_the_default_arxiv_address_is_https():
+    from store.collection.importers.fetch import ARXIV_URL
+
+    assert ARXIV_URL.startswith("https://export.arxiv.org/")

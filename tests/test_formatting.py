@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -46,7 +47,7 @@ def test_highlight_bolds_marked_spans_and_escapes_the_rest() -> None:
 def test_highlight_skips_bad_spans(marks) -> None:
     out = fmt.highlight("abcdefgh", marks)
     assert_telegram_html(out)
-    assert fmt.html.unescape(re.sub("</?b>", "", out)) == "abcdefgh"
+    assert html.unescape(re.sub("</?b>", "", out)) == "abcdefgh"
 
 
 def test_highlight_cuts_long_text_and_drops_marks_beyond_the_cut() -> None:
@@ -123,7 +124,7 @@ def test_split_plain_keeps_every_word() -> None:
     text = " ".join(f"w{i}&" for i in range(3000))
     pieces = fmt.split_plain(text, 2000)
     assert all(fmt.utf16_len(p) <= 2000 for p in pieces) and len(pieces) > 1
-    assert fmt.html.unescape(" ".join(pieces)) == text
+    assert html.unescape(" ".join(pieces)) == text
 
 
 # ---------------------------------------------------------------- callback data
@@ -190,8 +191,8 @@ def test_topic_pages_have_back_and_more() -> None:
 def test_nothing_found_is_plain_and_points_to_topic() -> None:
     [reply] = fmt.nothing_found("<script>" * 100, ["A <title>"])
     assert_telegram_html(reply.text)
-    assert reply.text.startswith("The collection has nothing on “&lt;script&gt;")
-    assert "/topic" in reply.text and "• A &lt;title&gt;" in reply.text
+    assert reply.text.startswith("Nothing in the collection on “&lt;script&gt;")
+    assert "/topic" in reply.text and "• A &lt;title&gt;" in reply.text and "/add" in reply.text
     assert reply.keyboard is None
 
 

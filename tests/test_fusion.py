@@ -12,6 +12,7 @@ import pytest
 from store.answers.engine import Answers
 from store.answers.spelling import Speller, one_edit
 from store.collection import db as store_db
+from store.semantic import saved
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 from store.text import tokenize
@@ -97,7 +98,7 @@ def test_vectors_round_trip_compactly_and_damaged_files_are_dropped(tmp_path):
     assert loaded.windows.dtype == np.float16 and len(loaded.windows) == 0  # old rows compacted
     assert loaded.similarity(unit(1, 1), ["p1"])["p1"] == pytest.approx(1.0, abs=1e-3)
     assert vec.Vectors.load(folder, "another-model") is None
-    (folder / "starts.npy").write_bytes(b"\x93NUMPY garbage")
+    saved.files_of(folder)["ends"].write_bytes(b"\x93NUMPY garbage")
     assert vec.Vectors.load(folder, "m") is None
     assert vec.Vectors.load(tmp_path / "missing", "m") is None
 

@@ -45,7 +45,7 @@ def test_question_names_papers_with_links_and_bold_terms(seed_answers) -> None:
 
 def test_answerless_question_says_so_and_suggests_topic(seed_answers) -> None:
     [reply] = h.reply_for_question(seed_answers, "how do I bake sourdough bread at home?")
-    assert reply.text.startswith("The collection has nothing on “how do I bake sourdough")
+    assert reply.text.startswith("Nothing in the collection on “how do I bake sourdough")
     assert "/topic" in reply.text and reply.keyboard is None
 
 

@@ -104,7 +104,8 @@ def snapshot(answers: Answers) -> tuple[int, bool, str]:
     """(paper count, integrity ok, digest of every row of every table but the bot's inbox)."""
     db = answers.db
     digest = hashlib.sha256()
-    for table in sorted(set(db.table_names()) - {"inbox"}):  # the inbox records every update
+    # the inbox records every update, answer_papers every answer's papers (for follow-ups)
+    for table in sorted(set(db.table_names()) - {"inbox", "answer_papers"}):
         rows = sorted(repr(row) for row in db.execute(f"select * from [{table}]"))
         digest.update(f"{table}:{len(rows)}:{''.join(rows)}".encode())
     return store_db.paper_count(db), store_db.integrity_ok(db), digest.hexdigest()
@@ -221,7 +222,7 @@ def expect(kind: str, text: str, reply: str) -> None:
         assert shown.startswith(f"Usage: /{command} "), shown
         assert "Example: /" in shown
     elif kind == "nothing":
-        assert shown.startswith(f"The collection has nothing on “{echo}”."), (shown, echo)
+        assert shown.startswith(f"Nothing in the collection on “{echo}”."), (shown, echo)
         assert "/topic" in shown
     elif kind == "not found":
         assert shown.startswith(f"No paper with id “{echo}” in the collection."), (shown, echo)
@@ -274,9 +275,10 @@ async def test_bad_input_gets_a_clear_short_reply_and_changes_nothing(
 
 
 async def test_long_topic_pages_with_its_hashed_more_button(api: FakeBotAPI, engine: Answers):
-    """500 words: a short echo, and More still works (the query is remembered behind a hash)."""
+    """500 words: a short echo, and More still works (the query is remembered behind a hash).
+    The words are on one subject: /topic pages only the papers on it."""
     async with running_bot(api, engine):
-        api.add_private_message(TOPIC_500)
+        api.add_private_message("/topic " + " ".join(["image captioning"] * 250))
         [page] = await api.wait_for_sent(1)
         [more] = [data for label, data in buttons(page) if label == "More"]
         assert fmt.is_hashed(more.split("|")[3])

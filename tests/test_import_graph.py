@@ -1,4 +1,4 @@
-"""The search layer's imports point down only: no module imports, even lazily or for type hints,
+"""store's imports point down only: no module imports, even lazily or for type hints,
 a module that imports it back (a newcomer reads the layer from the bottom up)."""
 
 from __future__ import annotations
@@ -52,6 +52,6 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_search_layer_has_no_import_circle():
-    circles = _circles(_imports(_modules("store.search")))
+def test_store_has_no_import_circle():
+    circles = _circles(_imports(_modules("store")))
     assert circles == [], "\n".join(" -> ".join(c) for c in circles)

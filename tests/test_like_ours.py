@@ -97,3 +97,75 @@ async def test_without_the_semantic_stage_the_taste_goes_by_words(db_path, monke
     outcome = await push_chat(answers, answers.chats.get(CHAT), send=None, dry_run=True)
     assert "d-code" not in outcome.sent and "d-video" not in outcome.sent
     assert outcome.sent and set(outcome.sent) <= {"d-rs1", "d-rs2"}
+
+
+LIBRARY = [  # a second collection: the team's own remote-sensing library, imported beside the seed
+    {
+        "id": "rs-reason",
+        "title": "Reasoning about Aerial Scenes with Vision-Language Models",
+        "abstract": "We study how vision-language models reason about aerial and satellite scenes: "
+        "counting buildings, judging distances between fields and roads, and answering questions "
+        "about land use. We build a benchmark of remote sensing images with reasoning questions "
+        "and show that general models fail at spatial reasoning over overhead imagery, while "
+        "instruction tuning on remote sensing data helps.",
+    },
+    {
+        "id": "rs-detect",
+        "title": "Open-Vocabulary Detection in Satellite Imagery",
+        "abstract": "Detecting objects such as ships, planes and storage tanks in satellite images "
+        "usually needs a fixed label set. We align a remote sensing image encoder with text so "
+        "that any category named in words can be detected. On DOTA and DIOR our detector finds "
+        "unseen categories from text prompts.",
+    },
+    {
+        "id": "rs-caption",
+        "title": "Captioning Multispectral Remote Sensing Images",
+        "abstract": "Remote sensing images carry more bands than RGB. We caption multispectral "
+        "satellite images with a vision-language model that reads all bands, and release a "
+        "dataset of Sentinel-2 scenes with human-written captions of land cover, water bodies "
+        "and urban areas.",
+    },
+]
+DAY = [
+    {
+        "id": "day-flood",
+        "title": "FloodVQA: Asking Questions About Flooded Areas in Aerial Images",
+        "abstract": "After a flood, responders ask questions about aerial and satellite images: "
+        "which roads are under water, how many buildings are affected. We release a remote "
+        "sensing visual question answering dataset of post-flood aerial scenes and instruction-"
+        "tune a vision-language model that answers them better than earlier remote sensing VQA "
+        "models.",
+    },
+    {
+        "id": "day-chart",
+        "title": "ChartQuest: A Benchmark for Chart Understanding",
+        "abstract": "Charts and plots carry numbers that vision-language models must read "
+        "precisely. ChartQuest is a benchmark of 12,000 questions about bar charts, line plots "
+        "and pie charts that need reasoning over the values, such as comparing trends or "
+        "computing differences. Current multimodal models lag far behind humans, especially on "
+        "questions that need several reasoning steps.",
+    },
+    {
+        "id": "day-receipts",
+        "title": "Reading Receipts: Document Understanding with Multimodal LLMs",
+        "abstract": "We evaluate multimodal large language models on scanned receipts and "
+        "invoices, asking them to extract totals, dates and items. Models that read text in "
+        "images well still confuse columns, and we propose a layout-aware prompt that improves "
+        "extraction.",
+    },
+]
+
+
+async def test_a_digest_item_must_clear_the_teams_own_floor(answers):
+    answers.import_records(parse_text("\n".join(json.dumps(p) for p in LIBRARY)), "library")
+    answers.refresh()
+    store_db.mark_team(answers.db, [p["id"] for p in LIBRARY], "ana", str(CHAT), "library")
+    reply_for_subscribe(answers, CHAT, "RS lab", "like-ours")
+    answers.import_records(parse_text("\n".join(json.dumps(p) for p in DAY)), "today")
+    answers.refresh()
+
+    outcome = await push_chat(answers, answers.chats.get(CHAT), send=None, dry_run=True)
+
+    assert outcome.sent == ["day-flood"]  # the day's remote-sensing paper, and no chart benchmark
+    text = "\n".join(outcome.texts)
+    assert "ChartQuest" not in text and "close to: " in text

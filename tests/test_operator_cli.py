@@ -194,9 +194,10 @@ def test_a_byte_order_mark_is_accepted_in_every_format(tmp_path, name):
     assert "refused" not in result.stderr and "0 new" not in result.stdout
 
 
-def test_an_export_read_back_unchanged_leaves_the_demo_removable(tmp_path):
-    """Export, fix one abstract, import: the fix lands, and only the fixed demo paper becomes the
-    team's (an unchanged record is no claim), so `remove --demo` still removes the other 90."""
+def test_an_export_read_back_claims_every_demo_paper_it_names(tmp_path):
+    """Export, fix one abstract, import: the fix lands, and every paper the file names stops being
+    a demo paper, unchanged ones too (issue 22: README's "a demo paper that an import later names
+    becomes the team's and stays"; before, `remove --demo` then dropped 90 of the 91)."""
     db = tmp_path / "papers.db"
     exported = paperbot(db, "export").stdout.splitlines()
     first = json.loads(exported[0])
@@ -204,5 +205,5 @@ def test_an_export_read_back_unchanged_leaves_the_demo_removable(tmp_path):
     (tmp_path / "all.jsonl").write_text("\n".join([json.dumps(first), *exported[1:]]) + "\n")
     imported = paperbot(db, "import", str(tmp_path / "all.jsonl"))
     assert "0 new, 1 updated, 90 unchanged" in imported.stdout
-    assert paperbot(db, "remove", "--demo").stdout.strip() == "removed 90 demo papers"
-    assert json.loads(paperbot(db, "stats", "--json").stdout)["papers"] == 1
+    assert paperbot(db, "remove", "--demo").stdout.strip() == "no demo papers to remove"
+    assert json.loads(paperbot(db, "stats", "--json").stdout)["papers"] == 91

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from store.semantic import saved
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 
@@ -51,14 +52,15 @@ def top_title(result: subprocess.CompletedProcess) -> str:
 @pytest.mark.parametrize(
     ("name", "where"),
     [
-        *((name, "middle") for name in (*vec.FILES, "meta.json")),
-        ("paper.npy", 60),
-        ("starts.npy", 60),
+        *((kind, "middle") for kind in (*saved.KINDS, "meta")),
+        ("paper", 60),
+        ("ends", 60),
+        ("meta", 60),
     ],
 )
 def test_bytes_overwritten_in_a_vectors_file_are_found_and_healed(seeded: Path, name, where):
-    """In the data (only a checksum can tell) or in a .npy header (numpy's parser raises)."""
-    path = vec.vectors_dir(seeded) / name
+    """In the data (only a checksum can tell) or in the manifest (its parser raises)."""
+    path = saved.files_of(vec.vectors_dir(seeded))[name]
     data = bytearray(path.read_bytes())
     at = len(data) // 2 if where == "middle" else where
     junk = b"\xff" * 16 if where == "middle" else b"(" * 16  # a header's unclosed bracket
@@ -71,9 +73,9 @@ def test_bytes_overwritten_in_a_vectors_file_are_found_and_healed(seeded: Path, 
 
 def test_a_full_disk_while_saving_vectors_says_so_and_leaves_no_litter(seeded: Path):
     folder = vec.vectors_dir(seeded)
-    for name in (*vec.FILES, "meta.json"):
-        (folder / name).unlink()
-    failed = paperbot(seeded, "embed", limit_bytes=100_000)  # windows.npy needs ~330 kB
+    for path in saved.files_of(folder).values():
+        path.unlink()
+    failed = paperbot(seeded, "embed", limit_bytes=100_000)  # the windows need ~330 kB
     assert failed.returncode == 1
     assert "could not save the vectors" in failed.stderr and "free some space" in failed.stderr
     assert "Traceback" not in failed.stderr

@@ -11,8 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from store.answers import decision, snippets
 from store.answers.candidates import PaperBatches
-from store.answers.lexical import LexicalStage
+from store.answers.decision import DecisionStage
+from store.answers.floor import on_topic
+from store.answers.lexical import NAME_ONLY_BONUS, LexicalStage
 from store.answers.names import _alias_key, _Aliases
 from store.answers.results import NO_CODE_LINK, Answer, Hit, clean_query, paper_url  # noqa: F401 (re-exported)
 from store.answers.snippets import GIST_CHARS, asks_quantity, best_sentences, mark_terms, paper_gist  # noqa: F401 (re-exported)
@@ -33,20 +36,23 @@ SNIPPET_SENTENCES = 2
 
 # The semantic stage. BM25 and the embedding each rank the collection; the candidates (the best
 # of each) are fused by standard scores: LEXICAL_WEIGHT * z(BM25) + (1 - LEXICAL_WEIGHT) * z(cosine).
-# The weight was chosen by cross-validation over every question set (bench/crossval.py). A question
-# is refused only when neither stage finds it: no paper passes the lexical no-answer rule and no
-# paper's similarity reaches SEMANTIC_FOUND (off-topic questions stay below ~0.22 with this model,
-# real ones reach it even when they share no word). A paper is shown when it passes the lexical
-# rule or its similarity is within SEMANTIC_MARGIN of the best one.
+# The weight was chosen by cross-validation over every question set (bench/crossval.py). Whether
+# the collection answers a question at all is the no-answer decision's (store/answers/decision.py,
+# on the question as a whole); when it does, a paper is shown when it passes the lexical rule or
+# its similarity is within SEMANTIC_MARGIN of the best one and reaches SEMANTIC_SHOWN (so a
+# paper BM25 finds is not pushed down by embedded ones that share nothing with the question, e.g.
+# a paper not embedded yet). SEMANTIC_FOUND, the former floor of the whole question, is kept for
+# callers that read it.
 LEXICAL_WEIGHT = 0.3
 SEMANTIC_FOUND = 0.26
+SEMANTIC_SHOWN = 0.2
 SEMANTIC_MARGIN = 0.12
 LEXICAL_CANDIDATES = 20
 LIKE_OURS_FLOOR = 2.0  # standard deviations above the collection on the team's direction
 INLINE_EMBED_PAPERS = 16  # at open, papers embedded before the first answer (more: in background)
 
 
-class Answers(LexicalStage, SemanticStage):
+class Answers(LexicalStage, SemanticStage, DecisionStage):
     """The answer engine over one database and its index; safe to call from worker threads."""
 
     def __init__(
@@ -165,7 +171,8 @@ class Answers(LexicalStage, SemanticStage):
 
         BM25 over the (expanded) question finds candidates, the question's embedding finds more;
         with the semantic stage both rank them together (`semantic.fuse`), and a paper is good when
-        it passes the lexical no-answer rule or is close enough in meaning (`SEMANTIC_FOUND`).
+        the no-answer decision finds the question answered and it passes the lexical rule or is
+        close enough in meaning (`SEMANTIC_MARGIN`).
         """
         exp = self._expand(terms)
         weights = self._weights(exp)
@@ -185,13 +192,20 @@ class Answers(LexicalStage, SemanticStage):
         papers = PaperBatches(self.db, [*lexical, *similarity, *named], first=k + 2)
         if similarity:
             order = sem.fuse(lexical, similarity, self.lexical_weight, named)
-            bar = max(SEMANTIC_FOUND, max(similarity.values()) - SEMANTIC_MARGIN)
+            bar = max(SEMANTIC_SHOWN, max(similarity.values()) - SEMANTIC_MARGIN)
         else:  # BM25 alone: a paper the question names is a candidate, in its place
             order = list(lexical.items()) + [(p, 0.0) for p in sorted(set(named) - set(lexical))]
             bar = float("inf")
 
+        verdict = self._verdict(
+            question or " ".join(terms), terms, exp, order, papers, lexical, similarity, named
+        )
+
         def passes(pid: str, lexical_ok: bool) -> bool:
-            """The no-answer rule of both stages (and a paper the question names)."""
+            """The question-level decision (with BM25's evidence alone for a paper not embedded),
+            then the per-paper rule of both stages (and a paper the question names)."""
+            if named.get(pid, 0.0) < NAME_ONLY_BONUS and not verdict[pid in similarity]:
+                return False
             return (
                 (lexical_ok and lexical.get(pid, 0.0) > 0)
                 or similarity.get(pid, -1.0) >= bar
@@ -228,12 +242,16 @@ class Answers(LexicalStage, SemanticStage):
             shown = self._snippet_terms(terms)
             quantity = asks_quantity(query)
             primary = set(terms)
+            name = snippets.asks_name(query)
             results = [
-                self._hit(p, s, c, shown, quantity=quantity, primary=primary)
+                self._hit(p, s, c, shown, quantity=quantity, primary=primary, name=name)
                 for p, s, c in good[: max(limit, 0)]
             ]
+            missing = self._unmatched(query, terms, [p for p, _, _ in good[: max(limit, 0)]])
         suggestions = [] if results else [p["title"] for p, _, _ in weak[:3]]
-        return Answer(query, results, suggestions, total=len(good), terms=terms)
+        answer = Answer(query, results, suggestions, total=len(good), terms=terms)
+        answer.missing = missing
+        return answer
 
     def topic(
         self, words: str, offset: int = 0, limit: int = 5, only: set[str] | None = None
@@ -247,6 +265,8 @@ class Answers(LexicalStage, SemanticStage):
         offset = max(offset, 0)
         with self._lock:
             good, weak = self._ranked(terms, offset + limit + 50, question=query, only=only)
+            fused = self.vectors is not None and len(self.vectors) > 0
+            good = on_topic(good, fused)  # the papers on the subject alone: count and pages
             shown = self._snippet_terms(terms)
             page = good[offset : offset + limit]
             results = [self._hit(p, s, c, shown, gist=True) for p, s, c in page]
@@ -294,9 +314,10 @@ class Answers(LexicalStage, SemanticStage):
 
         By meaning where the papers have vectors (embedded first if they are waiting: the digest
         comes right after the daily fetch): a paper counts when it stands LIKE_OURS_FLOOR standard
-        deviations above the collection in the direction of the team's papers. Without the semantic
-        stage, by words: a paper whose most telling words pass the no-answer rule against a team
-        paper's words."""
+        deviations above the collection in the direction of the team's papers, and above the
+        team's own floor (`team_floor`: no chart benchmark for a remote-sensing team). Without
+        the semantic stage, by words: a paper whose most telling words pass the no-answer rule
+        against a team paper's words."""
         team = store_db.team_paper_ids(self.db)
         if not team or not paper_ids:
             return []
@@ -304,7 +325,8 @@ class Answers(LexicalStage, SemanticStage):
             self.embed()
         with self._lock:
             close = self.closest_team_papers(paper_ids, team)
-            found = [(p, t, z) for p, (t, z) in close.items() if z >= LIKE_OURS_FLOOR]
+            floor = max(LIKE_OURS_FLOOR, self.team_floor(team))  # the team's own floor
+            found = [(p, t, z) for p, (t, z) in close.items() if z >= floor]
             if self.encoder is None:
                 found = self._like_ours_by_words(paper_ids, team)
             titles = store_db.get_papers(self.db, [t for _, t, _ in found])
@@ -312,7 +334,8 @@ class Answers(LexicalStage, SemanticStage):
         return [(p, titles[t]["title"]) for p, t, _ in found if t in titles]
 
     def matching(self, keywords: str, paper_ids: list[str]) -> list[str]:
-        """Which of these papers a subscription's keywords select, by BM25 and the no-answer rule."""
+        """Which of these papers a subscription's keywords select, by BM25, the no-answer rule and
+        the no-answer decision on BM25's evidence (the same as a question's without vectors)."""
         terms = self._query_terms(keywords)
         if not terms:
             return list(paper_ids)
@@ -322,12 +345,17 @@ class Answers(LexicalStage, SemanticStage):
             spec = self._specificity(terms)
             equivalents = self._equivalent_spec(exp)
             papers = store_db.get_papers(self.db, [p for p in paper_ids if scores.get(p, 0) > 0])
+            unseen = decision.unseen_share(spec, decision.known_terms(self.index, spec))
         out = []
         for pid in paper_ids:
             paper = papers.get(pid)
             if paper is None or scores.get(pid, 0.0) <= 0:
                 continue
-            if self._relevant(spec, self._doc_terms(paper), equivalents)[0]:
+            ok, coverage = self._relevant(spec, self._doc_terms(paper), equivalents)
+            words = decision.Evidence(  # the no-answer decision on BM25's evidence, per paper
+                coverage=coverage, bm25=decision.log_bm25(scores[pid]), unseen=unseen
+            )
+            if ok and decision.answered(words, semantic=False):
                 out.append(pid)
         return out
 
@@ -430,6 +458,7 @@ class Answers(LexicalStage, SemanticStage):
         gist: bool = False,
         quantity: bool = False,
         primary: set[str] | None = None,
+        name: bool = False,
     ) -> Hit:
         hit = Hit(
             id=paper["id"],
@@ -451,6 +480,7 @@ class Answers(LexicalStage, SemanticStage):
                 title=paper["title"],
                 quantity=quantity,
                 primary=primary,
+                name=name,
             )
         hit.marks = mark_terms(hit.snippet, set(terms))
         return hit

@@ -22,8 +22,14 @@ def _alias_key(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
+# Path heads that are not an owner: a Hugging Face dataset or space, a GitHub page of its own.
+_NOT_OWNERS = {"datasets", "spaces", "papers", "orgs", "topics", "models", "collections"}
+
+
 def _repo_names(url: str) -> list[str]:
-    """Names a link gives its paper: the repository, a sub-project, a model or a project host."""
+    """Names a link gives its paper: the repository, a sub-project, a model or a project host,
+    and the owner with its hub id (`openai/CLIP`): "the OpenAI contrastive model". An owner
+    naming more than three papers names none (`_named`)."""
     rest = re.sub(r"^https?://(www\.)?", "", url.lower())
     host, _, path = rest.partition("/")
     parts = [p for p in path.split("/") if p]
@@ -32,6 +38,8 @@ def _repo_names(url: str) -> list[str]:
         names.append(parts[-1] if host == "huggingface.co" else parts[1])
         if "projects" in parts[:-1]:
             names.append(parts[-1])
+        if parts[0] not in _NOT_OWNERS:  # the owner ("openai") and the hub id ("openai/clip")
+            names += [parts[0], f"{parts[0]}/{names[0]}"]
     elif host.endswith(".github.io"):
         names.append(host.split(".")[0])
     return names

@@ -43,10 +43,14 @@ class Answer:
     total: int = 0
     offset: int = 0
     terms: list[str] = field(default_factory=list)
+    note: str = ""  # a metadata or follow-up answer's own line ("2 papers by ..."), shown first
+    missing: list[str] = field(default_factory=list)  # a partial answer: words no result holds
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
-        url, links, marks], suggestions, total, offset. A hit's `coverage` stays internal."""
+        url, links, marks], suggestions, total, offset, `note` when there is one, and `missing`
+        when there are any (a partial answer: the question's telling words that no result
+        holds). A hit's `coverage` stays internal."""
         results = [
             {
                 "id": hit.id,
@@ -59,13 +63,18 @@ class Answer:
             }
             for hit in self.results
         ]
-        return {
+        out = {
             "query": self.query,
             "results": results,
             "suggestions": self.suggestions,
             "total": self.total,
             "offset": self.offset,
         }
+        if self.note:  # extends the contract: plain answers print exactly what they did
+            out["note"] = self.note
+        if self.missing:
+            out["missing"] = self.missing
+        return out
 
 
 def paper_url(paper: dict[str, Any]) -> str | None:

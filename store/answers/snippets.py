@@ -29,6 +29,15 @@ QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d")
+NAME_QUESTION = re.compile(
+    r"\b(?:what|which)(?: [\w-]+){0,2}? (?:benchmark|dataset|model|method|framework|metric|"
+    r"corpus|architecture|name)s?\b|\bname of\b|\b(?:called|named)\b",
+    re.IGNORECASE,
+)
+_NAME_WORD = r"[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9-]*"  # two capitals: MMVP, UniMM-Chat
+_KIND = r"(?:benchmark|dataset|model|method|framework|metric|corpus|architecture)"
+# a name being introduced: "(MMVP)", "UniMM-Chat dataset", "a benchmark, MMVP"
+_NAME = re.compile(rf"\(({_NAME_WORD})\)|\b({_NAME_WORD})\s+{_KIND}|{_KIND}s?,?\s+({_NAME_WORD})\b")
 TITLE_TERM_SHARE = 0.3  # a question word the title holds says which paper, not where the answer is
 EQUIVALENT_SHARE = 0.5  # a stand-in word from expansion, as in the ranking
 
@@ -36,6 +45,18 @@ EQUIVALENT_SHARE = 0.5  # a stand-in word from expansion, as in the ranking
 def asks_quantity(question: str) -> bool:
     """ "How many", "how much", "what accuracy"...: the answer is a number."""
     return bool(QUANTITY.search(question))
+
+
+def asks_name(question: str) -> bool:
+    """ "What benchmark", "which dataset", "what is it called"...: the answer is a name."""
+    return bool(NAME_QUESTION.search(question))
+
+
+def _names_new(sentence: str, terms: set[str]) -> bool:
+    """The sentence introduces a name (two capitals, in parentheses or beside "benchmark",
+    "dataset"...: "(MMVP)", "UniMM-Chat dataset") sharing no word with the question."""
+    names = (next(g for g in m.groups() if g) for m in _NAME.finditer(sentence))
+    return any(not set(tokenize(name)) & terms for name in names)
 
 
 def best_sentences(
@@ -46,13 +67,15 @@ def best_sentences(
     title: str = "",
     quantity: bool = False,
     primary: set[str] | None = None,
+    name: bool = False,
 ) -> str:
     """The `count` sentences that answer the question best, in their original order.
 
     A sentence scores the idf of the question's words it holds; words of the paper's `title`
     count less (they name the paper, the answer sits among the question's other words), so do
     the stand-ins expansion added (the terms not in `primary`, when given), and for a question
-    asking a quantity a sentence holding a number gains as much as its best word.
+    asking a quantity a sentence holding a number gains as much as its best word, and for one
+    asking a name ("what benchmark") a sentence holding a name the question lacks does.
     """
     sentences = split_sentences(abstract)
     if not sentences:
@@ -73,6 +96,8 @@ def best_sentences(
         score = sum(wanted[t] for t in present - _compounds(present))
         if bonus and present and _NUMBER.search(sentence):
             score += bonus
+        if name and present and _names_new(sentence, set(wanted)):
+            score += max(wanted.values())
         scored.append((score, -i, present))
     scored.sort(reverse=True)
     best_score, best_i, best_terms = scored[0]

@@ -11,6 +11,9 @@ import re
 import unicodedata
 
 LINK_KINDS = ("code", "model", "demo", "project", "other")
+# The longest abstract a paper may have (characters): 50 times arXiv's own limit (1,920). Imports
+# refuse a longer one; a longer one stored by an older version is read this far for questions.
+ABSTRACT_LIMIT = 100_000
 
 _ARXIV_NEW = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v(\d+))?(?![\w.])")
 _ARXIV_OLD = re.compile(r"(?<![\w.])([a-z][a-z.-]*/\d{7})(?:v(\d+))?(?![\w.])", re.IGNORECASE)
@@ -134,7 +137,7 @@ def clean_abstract(text: str, title: str = "") -> str:
             out = pattern.sub(repl, out)
     if "\\" in out:
         name = short_name(title) or "our method"
-        out = _OURS.sub(name, out)
+        out = _OURS.sub(lambda _match: name, out)  # a title with a backslash is no template
         out = _MACRO.sub(r"\1", out)  # any other stray macro keeps its word
     return collapse_spaces(out)
 

@@ -16,6 +16,8 @@ import time
 import numpy as np
 
 from store.collection import db as store_db
+from store.files import folder_lock
+from store.semantic import saved
 from store.semantic import stage as sem
 from store.semantic import vectors as vec
 
@@ -24,7 +26,10 @@ log = logging.getLogger(__name__)
 SEMANTIC_CANDIDATES = 30  # papers the embedding proposes beside BM25's
 EMBED_BATCH = 16
 VECTORS_SAVE_SECONDS = 300.0
+SHIPPED_CHECK = 1000  # papers waiting at most, to look for shipped vectors among them
 BACKGROUND = 2000  # papers sampled to learn how close the collection is to a team paper
+TEAM_FLOOR_SHARE = 0.6  # a digest paper stands this far out as the team's least typical paper
+TEAM_FLOOR_PAPERS = 50  # team papers left out in turn to learn the team's own floor
 
 
 class SemanticStage:
@@ -46,14 +51,51 @@ class SemanticStage:
                 log.warning("%s", exc)
 
     def _forget_removed(self) -> None:
-        """Drop the vectors of papers removed since the vectors last caught up (the caller holds
-        `_embed_lock`, the vectors' writer)."""
+        """Catch the vectors up with the folder and the database (the caller holds `_embed_lock`,
+        the vectors' writer): a newer generation on disk that this process did not write (a
+        `paperbot embed` beside the bot, a folder copied in) is taken, merged with what was
+        embedded here since the last save; then the papers removed since are dropped."""
         if self.vectors is None:
             return
+        self._take_newer_vectors()
         with self._lock:
             removed = store_db.deleted_since(self.db, self.vectors.covered_seq)
-        if removed:
-            self.vectors.forget(pid for _, pid in removed)
+        gone = [pid for _, pid in removed if pid in self.vectors]
+        if gone:
+            self.vectors.forget(gone)
+            self._unsaved += 1  # saved with the next save (at the latest at a stop)
+
+    def _take_newer_vectors(self) -> None:
+        """Load the folder's generation when meta.json changed since this process read or wrote
+        it (a stat when it did not)."""
+        if self.db_path is None:
+            return
+        folder = vec.vectors_dir(self.db_path)
+        stamp = saved.stamp(folder)
+        if stamp is None or stamp == self.vectors.seen:
+            return
+        with folder_lock(folder, exclusive=False):
+            state = self.vectors.reconciled(folder, self._gone)
+            state.seen = saved.stamp(folder)
+        if state is not self.vectors:
+            log.info("vectors: took the newer generation on disk (%d papers)", len(state))
+            if state.disk is None or state.covered_seq > state.disk.covered_seq:
+                self._unsaved += 1  # what this process embedded on top is saved next
+            self.vectors = state
+
+    def _gone(self, after_seq: int) -> list[str]:
+        """The papers removed after change `after_seq` that are not in the collection now."""
+        with self._lock:
+            removed = [pid for _, pid in store_db.deleted_since(self.db, after_seq)]
+            present = store_db.get_papers(self.db, removed) if removed else {}
+        return [pid for pid in removed if pid not in present]
+
+    def vectors_unwritable(self) -> str | None:
+        """Why the vectors could not be saved (a file in the way, a read-only folder), checked
+        before embedding starts; None when they can."""
+        if self.db_path is None:
+            return None
+        return saved.why_not_writable(vec.vectors_dir(self.db_path))
 
     def unembedded(self) -> int:
         """Papers changed since the vectors last caught up (answered by BM25 alone meanwhile)."""
@@ -64,7 +106,7 @@ class SemanticStage:
 
     def _all_shipped(self) -> bool:
         """Every paper waiting for vectors is one of the bundled collection's (shipped vectors)."""
-        if self.unembedded() > 1000:
+        if self.unembedded() > SHIPPED_CHECK:
             return False
         shipped = vec.seed_vectors(self.encoder.name)
         with self._lock:
@@ -97,6 +139,7 @@ class SemanticStage:
                         break
                     left = EMBED_BATCH if max_papers is None else max_papers - done
                     batch = self._pending_batch(min(EMBED_BATCH, left))
+                    self._forget_removed()  # those removed while the last batch was encoded
                     if not batch:
                         caught_up = True
                         break
@@ -125,11 +168,12 @@ class SemanticStage:
 
     def _save_vectors(self, force: bool) -> None:
         """Save the vectors if papers were embedded since the last save, and `force` or the last
-        save is VECTORS_SAVE_SECONDS old (a save rewrites the folder: not after every batch)."""
+        save is VECTORS_SAVE_SECONDS old (a save appends the new rows and commits a generation;
+        a generation another process wrote meanwhile is merged, not overwritten)."""
         if self.db_path is None or self.vectors is None or not self._unsaved:
             return
         if force or time.monotonic() - self._saved_at >= VECTORS_SAVE_SECONDS:
-            self.vectors.save(vec.vectors_dir(self.db_path))
+            self.vectors = self.vectors.save(vec.vectors_dir(self.db_path), self._gone)
             self._unsaved, self._saved_at = 0, time.monotonic()
 
     def _question_vector(self, question: str) -> np.ndarray:
@@ -173,6 +217,32 @@ class SemanticStage:
             return {}
         return found
 
+    def _standing(self, question: str, candidates: dict[str, float]) -> tuple[float, float]:
+        """Two features of the no-answer decision, over a fixed sample of BACKGROUND papers:
+        how far the best candidate's whole-text cosine stands above the collection's for this
+        question, in standard deviations (a question close to everything in the field gains
+        nothing), and how much the question is of the collection's field at all (its cosine
+        with the mean paper vector)."""
+        vectors = self.vectors
+        if vectors is None or not candidates or len(vectors) < 2:
+            return 0.0, 0.0
+        query = self._question_vector(question)
+        key = (id(vectors), len(vectors.row_of), vectors.covered_seq)
+        if getattr(self, "_background_key", None) != key:  # drawn once per state of the vectors
+            rows = np.fromiter(vectors.row_of.values(), dtype=np.int64)
+            if len(rows) > BACKGROUND:
+                rows = np.random.default_rng(0).choice(rows, BACKGROUND, replace=False)
+            self._background_rows, self._background_key = np.sort(rows), key
+        sample = vectors.paper[self._background_rows]
+        background = sample @ query
+        best_rows = [vectors.row_of[p] for p in candidates if p in vectors.row_of]
+        if not best_rows:
+            return 0.0, 0.0
+        best = float((vectors.paper[best_rows] @ query).max())
+        centre = sample.mean(0)
+        field = float(centre @ query) / (float(np.linalg.norm(centre)) + 1e-9)
+        return (best - float(background.mean())) / (float(background.std()) + 1e-6), field
+
     def closest_team_papers(
         self, paper_ids: list[str], team_ids: list[str]
     ) -> dict[str, tuple[str, float]]:
@@ -203,3 +273,43 @@ class SemanticStage:
             closest = team[int(np.argmax(team_matrix @ vectors.paper[row]))]
             out[pid] = (closest, (float(vectors.paper[row] @ kind) - mean) / spread)
         return out
+
+    def team_floor(self, team_ids: list[str]) -> float:
+        """The team's own floor on its direction: each team paper (up to TEAM_FLOOR_PAPERS) is
+        scored against the direction of the others, and a new paper must stand TEAM_FLOOR_SHARE
+        as far out as the least typical of them. A tight team (three remote-sensing papers)
+        then keeps a chart benchmark out that a loose direction lets through; 0 when it cannot
+        be learned (fewer than two team papers embedded)."""
+        team = [
+            t for t in dict.fromkeys(team_ids) if self.vectors is not None and t in self.vectors
+        ]
+        if len(team) < 2:
+            return 0.0
+        own = []
+        for left in team[:TEAM_FLOOR_PAPERS]:
+            scored = self.closest_team_papers([left], [t for t in team if t != left])
+            own += [z for _, z in scored.values()]
+        return TEAM_FLOOR_SHARE * min(own) if own else 0.0
+
+
+def embedded_papers(db, db_path) -> int:
+    """How many of the collection's papers have vectors, for `paperbot stats` without loading
+    them: the saved ones less those removed since, plus the bundled papers waiting for their
+    shipped vectors (a fresh install's demo, taken at the first question without embedding)."""
+    summary = vec.saved_summary(db_path) if db_path else None
+    covered, count = (summary["covered_seq"], summary["papers"]) if summary else (0, 0)
+    removed = [pid for _, pid in store_db.deleted_since(db, covered)]
+    waiting = store_db.count_changed(db, covered)
+    if not removed and not (0 < waiting <= SHIPPED_CHECK):
+        return count
+    held = vec.saved_ids(db_path) if summary else set()
+    gone = [p for p in removed if p in held]
+    if gone:
+        present = store_db.get_papers(db, gone)
+        count -= sum(1 for p in gone if p not in present)
+    if 0 < waiting <= SHIPPED_CHECK:
+        shipped = vec.seed_vectors(summary["model"] if summary else sem.MODEL_NAME)
+        for pid, _seq, title, abstract, _ in store_db.iter_for_index(db, covered):
+            if pid not in held and vec.text_key(title, abstract) in shipped:
+                count += 1
+    return count

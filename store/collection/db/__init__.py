@@ -2,9 +2,11 @@
 sqlite-utils. It owns the database path, the schema and every write; importers hand it records,
 the index and the answers read papers back through the functions here. By job:
 
-- connection.py  the path, `open_db`, the errors, `writing` (BEGIN IMMEDIATE and the lock note),
+- connection.py  the path, the errors, `writing` (BEGIN IMMEDIATE and the lock note),
                  `in_chunks`, backup and integrity
 - schema.py      `ensure_schema`: the tables and their upgrades
+- opening.py     `open_db`: a connection brought to the current schema (above schema.py, so
+                 every import here points down)
 - papers.py      the upsert and its merge rules, the reads of papers and links, the export
 - team.py        the team's papers, the bundled demo collection, removals, `stats`
 - ledger.py      subscriptions and the push ledger
@@ -28,7 +30,6 @@ from store.collection.db.connection import (
     lock_holder,
     lock_note_path,
     now_utc,
-    open_db,
     set_writer,
     writing,
 )
@@ -47,6 +48,7 @@ from store.collection.db.ledger import (
     unsubscribe,
     update_subscription,
 )
+from store.collection.db.opening import open_db
 from store.collection.db.papers import (
     CHUNK,
     SAME_TITLE,
@@ -157,4 +159,29 @@ __all__ = [
     "upsert_papers",
     "without_abstract",
     "writing",
+]
+
+# follow-ups and metadata questions (store/collection/db/meta.py)
+from store.collection.db.meta import (  # noqa: E402
+    answer_for,
+    fold,
+    ids_by_author,
+    ids_by_year,
+    ids_titled,
+    ids_with_link,
+    last_answer,
+    paper_facts,
+    remember_answer,
+)
+
+__all__ += [
+    "answer_for",
+    "fold",
+    "ids_by_author",
+    "ids_by_year",
+    "ids_titled",
+    "ids_with_link",
+    "last_answer",
+    "paper_facts",
+    "remember_answer",
 ]

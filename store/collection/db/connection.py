@@ -1,5 +1,5 @@
-"""Reaching the database: its path, `open_db` (WAL, busy timeout, read-only fallback), the errors,
-the write transaction `writing` (BEGIN IMMEDIATE) with its lock note, `in_chunks`, backups."""
+"""Reaching the database: its path, the errors, the write transaction `writing` (BEGIN IMMEDIATE)
+with its lock note, `in_chunks`, backups. `open_db` is in opening.py, above the schema."""
 
 from __future__ import annotations
 
@@ -37,64 +37,16 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("paperbot")) / "papers.db"
 
 
-def open_db(
-    path: str | Path | None = None, read_only: bool = False, timeout: float = LOCK_TIMEOUT
-) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in WAL mode with the current schema.
-
-    A file this process may not write is opened read-only: questions still work, writes fail with
-    a clear StoreError instead of corrupting anything. `timeout` is how long a write waits for
-    another writer's lock.
-    """
-    from store.collection.db.schema import (  # the schema needs `writing`
-        SCHEMA_VERSION,
-        ensure_schema,
-    )
-
-    path = Path(path) if path else default_db_path()
-    read_only = read_only or (path.exists() and not _writable(path))
-    try:
-        if read_only:
-            conn = _connect_read_only(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        db = sqlite_utils.Database(conn)
-        if not read_only and db.execute("pragma user_version").fetchone()[0] != SCHEMA_VERSION:
-            db.enable_wal()
-            ensure_schema(db)
-        else:
-            db.execute("select count(*) from papers").fetchone()
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from None
-    return db
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only; in a folder this process cannot write, where SQLite cannot make the WAL's shared
-    memory file, as an immutable file (nobody can be writing it there anyway)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    try:
-        conn.execute("select count(*) from sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        return sqlite3.connect(
-            f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
-        )
-
-
-def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
-
-
 def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
-    """A consistent copy of a live database (SQLite's online backup API), written then renamed."""
-    is_folder = str(target).endswith(("/", os.sep))
-    target = Path(target)
-    if is_folder or target.is_dir():
-        target = target / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
+    """A consistent copy of a live database (SQLite's online backup API), written then renamed.
+
+    `target` is a folder (the copy is `papers-YYYYmmdd-HHMMSS.db` inside it) when it ends with
+    `/`, is a folder, or does not exist and its name has no extension (`backups/new/deeper`); else
+    a file (`copy.db`). Missing folders are made. The live database itself (or its -wal, -shm)
+    and anything that is neither a regular file nor a folder (`/dev/full`) are refused: the
+    rename would replace them."""
+    target = _backup_target(str(target))
+    _refuse_target(db, target)
     tmp = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +59,36 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"backup to {target} failed: {exc}") from None
     return target
+
+
+def _backup_target(text: str) -> Path:
+    """The file a backup to `text` writes (see `backup`)."""
+    path = Path(text)
+    folder = text.endswith(("/", os.sep)) or path.is_dir()
+    if not folder and not os.path.lexists(path) and not path.suffix:
+        folder = True
+    return path / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db" if folder else path
+
+
+def _refuse_target(db: sqlite_utils.Database, target: Path) -> None:
+    """StoreError when writing `target` would replace the live database or a device."""
+    if os.path.exists(target) and not target.is_file():
+        raise StoreError(f"backup to {target} refused: not a regular file or a folder")
+    row = db.execute("pragma database_list").fetchone()
+    if not row or not row[2]:
+        return
+    live = Path(row[2])
+    for own in (live, *(live.with_name(live.name + end) for end in ("-wal", "-shm", "-journal"))):
+        same = target.resolve() == own.resolve()
+        with contextlib.suppress(OSError):
+            same = same or os.path.samefile(target, own)
+        if same:
+            what = (
+                "database" if own == live else f"database's {own.name[len(live.name) + 1 :]} file"
+            )
+            raise StoreError(
+                f"backup to {target} refused: that is the live {what}; name another file or a folder"
+            )
 
 
 def integrity_ok(db: sqlite_utils.Database) -> bool:

@@ -3,6 +3,9 @@ digest exactly-once."""
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from typing import Any
 
 from store.collection.db.connection import in_chunks, now_utc, writing
@@ -89,19 +92,24 @@ def active_subscriptions(db) -> list[dict[str, Any]]:
     return list(db.query("select * from subscriptions where active = 1 order by chat_id"))
 
 
-def undelivered(db, chat_id: int, since_rowid: int, limit: int = 1000) -> list[str]:
-    """Ids of papers added after the chat subscribed that the ledger has no row for, oldest first."""
+def undelivered(db, chat_id: int, since_rowid: int, limit: int | None = None) -> list[str]:
+    """Ids of papers added after the chat subscribed that the ledger has no row for, oldest
+    first; every one unless `limit` (papers a chat's filter skipped have a "skipped" row, so
+    they are not read again)."""
     sql = (
         "select p.id from papers p where p.rowid > ? and not exists "
         "(select 1 from ledger l where l.chat_id = ? and l.paper_id = p.id) order by p.rowid limit ?"
     )
-    return [row[0] for row in db.execute(sql, [since_rowid, chat_id, limit])]
+    return [
+        row[0] for row in db.execute(sql, [since_rowid, chat_id, -1 if limit is None else limit])
+    ]
 
 
 def ledger_mark(
     db, chat_id: int, paper_ids: list[str], status: str, message_id: int | None = None
 ) -> None:
-    """Record (commit) the state of papers for a chat: pending, sent, summarized."""
+    """Record (commit) the state of papers for a chat: pending, sent, summarized, skipped (the
+    chat's keywords or taste left it out: never considered again)."""
     now = now_utc()
     with writing(db, "recording a push"):
         db["ledger"].upsert_all(
@@ -148,3 +156,59 @@ def mark_pushed(db, chat_id: int) -> None:
     """Remember when a chat last received a digest."""
     with writing(db, "recording a push"):
         db["subscriptions"].update(chat_id, {"last_push_at": now_utc()})
+
+
+# ---------------------------------------------------------------- leases
+#
+# A lease serializes a job across processes (two `paperbot push` at once, or one beside the bot's
+# daily job): the holder writes its name and an expiry, renews it as it goes, and drops it at the
+# end. A holder that died leaves a lease the next taker may take once it expires, or at once when
+# the holder was a process on this machine that no longer exists.
+
+
+def _ensure_leases(db) -> None:
+    db.execute(
+        "create table if not exists leases (name text primary key, holder text not null, "
+        "expires_at real not null)"
+    )
+
+
+def take_lease(db, name: str, holder: str, seconds: float, now: float) -> str | None:
+    """Take (or renew) the lease `name` for `seconds`; None when held now, else who holds it."""
+    with writing(db, f"taking the {name} lease"):
+        _ensure_leases(db)
+        row = db.execute("select holder, expires_at from leases where name = ?", [name]).fetchone()
+        if row and row[0] != holder and row[1] > now and _alive(row[0]):
+            return row[0]
+        db.execute(
+            "insert or replace into leases (name, holder, expires_at) values (?, ?, ?)",
+            [name, holder, now + seconds],
+        )
+    return None
+
+
+def drop_lease(db, name: str, holder: str) -> None:
+    """Give the lease back (only if this holder still has it)."""
+    with writing(db, f"dropping the {name} lease"):
+        _ensure_leases(db)
+        db.execute("delete from leases where name = ? and holder = ?", [name, holder])
+
+
+def lease_holder_name() -> str:
+    """This process as a lease holder: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(holder: str) -> bool:
+    """False when the holder was a process on this machine that is gone (killed mid-push)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's: trust its expiry
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

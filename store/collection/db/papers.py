@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store.collection.clean import normalize_title, title_id
+from store.collection.clean import ABSTRACT_LIMIT, normalize_title, title_id
 from store.collection.db.connection import (
     ConflictError,
     StoreError,
@@ -54,12 +54,15 @@ def max_seq(db: sqlite_utils.Database) -> int:
 # ---------------------------------------------------------------- writes
 
 _MERGED = ("title", "abstract", "raw", "authors", "keywords", "published", "listed", "ai_summary")
+_DATES = ("published", "listed")
 
 
 def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
     """The incoming record is the newer one and wins every field it has a value for (a corrected
-    export, a new arXiv version), keywords excepted: two sources' keywords are joined. A record of
-    an older arXiv version than the stored one only fills empty fields."""
+    export, a new arXiv version), even an abstract that is the stored one cut short (a correction
+    that drops a sentence lands), with two exceptions: two sources' keywords are joined, and a
+    date that says less ("2025-04" against "2025-04-11") keeps the stored one. A record of an
+    older arXiv version than the stored one only fills empty fields."""
     older = (rec.get("version") or 0) < (old.get("version") or 0) and bool(rec.get("version"))
     merged = dict(old)
     for field in _MERGED:
@@ -68,7 +71,7 @@ def _merge(old: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
             continue
         if field == "keywords" and not older:
             merged[field] = _union_json(old.get(field), value)
-        elif _less_precise(old.get(field), value):
+        elif field in _DATES and _less_precise(old.get(field), value):
             continue  # "2025-04" from a reference library says less than the feed's "2025-04-11"
         elif not older or _empty(old, field):
             merged[field] = value
@@ -231,7 +234,7 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
             _check_same_paper(old, row)
         if old is None:
             seq += 1
-            row.update(added_at=now, updated_at=now, seq=seq)
+            row.update(added_at=rec.get("added_at") or now, updated_at=now, seq=seq)
             for index, key in ((by_id, "id"), (by_arxiv, "arxiv_id"), (by_title, "title_norm")):
                 if row[key]:
                     index[row[key]] = row
@@ -239,6 +242,9 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
             batch[row["id"]] = row
             links[row["id"]] = list(rec["links"])
             continue
+        # A demo paper an import names is the collection's now, changed or not (an export read
+        # back names every paper it holds): `remove --demo` keeps it.
+        claimed.append(old["id"])
         merged = _merge(old, row)
         new_links = _new_links(db, old["id"], rec["links"], links)
         if merged == old and not new_links:
@@ -246,9 +252,6 @@ def _upsert_chunk(db, records: list[dict[str, Any]], result: ImportResult, seq: 
                 result.unchanged += 1
             continue
         # Changed fields or new links (the index reads those too): a new seq, so it is re-indexed.
-        # A demo paper an import changes is the team's now (an unchanged one, as an export read
-        # back, stays demo: `remove --demo` still takes it).
-        claimed.append(old["id"])
         seq += 1
         merged.update(updated_at=now, seq=seq)
         old.update(merged)
@@ -328,11 +331,15 @@ def links_for(db: sqlite_utils.Database, ids: list[str]) -> dict[str, list[dict[
 
 
 def get_papers(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Full papers (with links) by id; unknown ids are left out."""
+    """Full papers (with links) by id, abstracts read as questions read them (the export gives
+    them whole); unknown ids are left out."""
     out: dict[str, dict[str, Any]] = {}
     for marks, part in in_chunks(ids):
         for row in db.query(f"select * from papers where id in ({marks})", part):
-            out[row["id"]] = _decode(row)
+            out[row["id"]] = paper = _decode(row)
+            for field in ("abstract", "raw"):  # as questions read it (see `_ABSTRACT`)
+                if paper[field] and len(paper[field]) > ABSTRACT_LIMIT:
+                    paper[field] = paper[field][:ABSTRACT_LIMIT]
     all_links = links_for(db, list(out))
     for pid, paper in out.items():
         paper["links"] = all_links[pid]
@@ -362,13 +369,18 @@ def titles_since(db: sqlite_utils.Database, after_seq: int = 0) -> list[tuple[st
     return [(row[0], row[1]) for row in db.execute(sql, [after_seq])]
 
 
+# The abstract as questions read it (the index, the vectors, snippets): at most ABSTRACT_LIMIT
+# characters, so a huge one stored by an older version cannot make a question take seconds.
+_ABSTRACT = f"substr(p.abstract, 1, {ABSTRACT_LIMIT})"
+
+
 def iter_for_index(
     db: sqlite_utils.Database | sqlite3.Connection, after_seq: int = 0, until_seq: int | None = None
 ) -> Iterator[tuple[str, int, str, str, str]]:
     """(id, seq, title, abstract, link urls) of papers changed after `after_seq` (up to `until_seq`
     included, when given), in seq order."""
     sql = (
-        "select p.id, p.seq, p.title, p.abstract, "
+        f"select p.id, p.seq, p.title, {_ABSTRACT}, "
         "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
         "from papers p where p.seq > ? and p.seq <= ? order by p.seq"
     )
@@ -388,7 +400,7 @@ def index_texts(db: sqlite_utils.Database, ids: list[str]) -> dict[str, tuple[st
     out: dict[str, tuple[str, str, str]] = {}
     for marks, part in in_chunks(ids):
         sql = (
-            "select p.id, p.title, p.abstract, "
+            f"select p.id, p.title, {_ABSTRACT}, "
             "(select group_concat(url, ' ') from links l where l.paper_id = p.id) "
             f"from papers p where p.id in ({marks})"
         )

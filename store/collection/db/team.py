@@ -77,7 +77,12 @@ def remove_demo(db: sqlite_utils.Database) -> int:
     and the vectors retire them at their next catch-up. Returns how many."""
     if not demo_count(db):
         return 0
-    ids = [row[0] for row in db.execute("select paper_id from demo")]
+    ids = [  # a demo paper the team added is the team's (as `stats` counts it), never removed here
+        row[0]
+        for row in db.execute(
+            "select paper_id from demo where paper_id not in (select paper_id from team_papers)"
+        )
+    ]
     return len(delete_papers(db, ids, "removing the demo collection"))
 
 

@@ -7,10 +7,12 @@ so a broken file is refused whole before anything is written.
 from __future__ import annotations
 
 import atexit
+import io
 import itertools
 import json
 import multiprocessing
 import os
+import stat
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -37,6 +39,8 @@ def detect_format(text: str) -> str:
     """Name the format of `text`: "hf", "jsonl", "atom", "csl", "ris", "bibtex" or "listing";
     FormatError if none fits."""
     head = text.lstrip("\ufeff \t\r\n")[:1]
+    if not head:
+        raise FormatError("empty file")
     if head == "<":
         return "atom"
     if head in "[{":
@@ -86,18 +90,46 @@ def parse_text(text: str, source: str | None = None) -> list[Record]:
     return records
 
 
-def read_file(path: str | Path) -> str:
-    """Read a file as UTF-8 text, refusing huge or binary files with a clear reason."""
-    path = Path(path)
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def open_regular(path: str | Path):
+    """The file opened for reading in binary, if it is a regular file (after symlinks); else a
+    one-line FormatError. Opened without blocking, so a FIFO with no writer is refused at once
+    rather than waited on; /dev/zero or /dev/urandom (even through a symlink) is never read."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise FormatError(
-                f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit"
-            )
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise FormatError(f"cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+        raise FormatError(f"not a regular file ({kind})")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_file(path: str | Path) -> str:
+    """Read a file as UTF-8 text, refusing huge, binary or non-regular files with a clear reason."""
+    with open_regular(path) as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= MAX_BYTES:
+                data = handle.read(MAX_BYTES + 1)  # bounded even if the file grows meanwhile
+            if size > MAX_BYTES or len(data) > MAX_BYTES:
+                size = max(size, MAX_BYTES + 1)
+                raise FormatError(
+                    f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit"
+                )
+        except OSError as exc:
+            raise FormatError(f"cannot read: {exc.strerror or exc}") from None
     try:
         return data.decode("utf-8-sig")  # a byte order mark (Windows editors) is not text
     except UnicodeDecodeError:
@@ -112,10 +144,12 @@ def iter_file(path: str | Path) -> Iterator[Record]:
     """
     path = Path(path)
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(65536)
     except OSError as exc:
         raise FormatError(f"cannot read: {exc.strerror or exc}") from None
+    if len(head) < 65536 and not head.removeprefix(b"\xef\xbb\xbf").strip():
+        raise FormatError("empty file")  # (or only white space), not "broken JSON"
     first_line = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].strip()
     if first_line.startswith(b"{") and first_line.endswith(b"}") and b"\n{" in head.strip():
         return _stream_jsonl(path)
@@ -128,7 +162,7 @@ POOL_LINES = 2_000  # lines per task of that pool
 
 def _stream_jsonl(path: Path) -> Iterator[Record]:
     try:
-        with path.open(encoding="utf-8-sig") as handle:
+        with open_regular(path) as binary, io.TextIOWrapper(binary, encoding="utf-8-sig") as handle:
             processes = min(os.cpu_count() or 1, 4)
             if processes > 1 and path.stat().st_size >= POOL_BYTES:
                 yield from _parsed_in_pool(handle, processes)

@@ -5,13 +5,36 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from store.collection.clean import clean_abstract, collapse_spaces, extract_links
+from store.collection.clean import ABSTRACT_LIMIT, clean_abstract, collapse_spaces, extract_links
 
 Record = dict[str, Any]
 
 
 class FormatError(ValueError):
     """A file or feed that cannot be imported; the message is one line naming what is wrong."""
+
+
+# The longest text a field may hold, in characters: far above any real paper's (arXiv caps an
+# abstract at 1,920 characters, a 3,000-author physics paper lists ~80,000 characters of names),
+# far below what would make a question slow (a question reads and scores a shown paper's whole
+# abstract). A longer field refuses the file with one line naming the field.
+LIMITS = {
+    "title": 2_000,
+    "abstract": ABSTRACT_LIMIT,
+    "ai_summary": ABSTRACT_LIMIT,
+    "authors": 300_000,  # all the names together
+    "keywords": 20_000,  # all the keywords together
+    "url": 4_000,
+}
+
+
+def check_length(value: str, name: str, where: str, limit_name: str | None = None) -> None:
+    """Refuse a field longer than its limit in `LIMITS`, naming it and both sizes."""
+    limit = LIMITS[limit_name or name]
+    if len(value) > limit:
+        raise FormatError(
+            f"{where}: {name} is {len(value):,} characters, over the {limit:,}-character limit"
+        )
 
 
 def make_record(
@@ -40,6 +63,9 @@ def make_record(
     """
     title = text_field(title, "title", where, required=True)
     abstract_raw = text_field(abstract, "abstract", where, required=abstract_required)
+    check_length(title, "title", where)
+    check_length(abstract_raw, "abstract", where)
+    check_length(raw or "", "abstract", where)
     title = collapse_spaces(title)
     abstract = clean_abstract(abstract_raw, title)
     for name, value in (("title", title), ("abstract", abstract)):
@@ -48,9 +74,12 @@ def make_record(
     links = extract_links(abstract_raw + " " + link_text)
     seen = {link["url"].lower() for link in links}
     for link in extra_links or []:
+        check_length(link["url"], "link", where, "url")
         if link["url"].lower() not in seen:
             seen.add(link["url"].lower())
             links.append(link)
+    summary = text_field(ai_summary, "ai_summary", where) or None
+    check_length(summary or "", "ai_summary", where)
     return {
         "arxiv_id": arxiv_id,
         "version": version,
@@ -61,7 +90,7 @@ def make_record(
         "keywords": str_list(keywords, "keywords", where),
         "published": date_field(published, "published", where),
         "listed": date_field(listed, "listed", where),
-        "ai_summary": text_field(ai_summary, "ai_summary", where) or None,
+        "ai_summary": summary,
         "source": source,
         "links": links,
     }
@@ -85,6 +114,7 @@ def str_list(value: Any, name: str, where: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise FormatError(f"{where}: {name} must be a list of text")
+    check_length("".join(value), name, where)
     return [collapse_spaces(v) for v in value if v.strip()]
 
 

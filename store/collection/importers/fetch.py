@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "paperbot/0.1 (self-hosted research-group Telegram bot; python-httpx)"
 HF_URL = "https://huggingface.co/api/daily_papers"
-ARXIV_URL = "http://export.arxiv.org/api/query"
+ARXIV_URL = "https://export.arxiv.org/api/query"
 DEFAULT_ARXIV_QUERY = 'cat:cs.CV AND abs:"vision-language"'
 MAX_BODY = 16 * 1024 * 1024
+MAX_REDIRECTS = 5  # followed only to the same host name, never from https to http
 ARXIV_INTERVAL = 3.0  # seconds between arXiv requests, as the API asks
 
 
@@ -61,7 +62,6 @@ class Fetcher:
         self.client = client or httpx.Client(
             timeout=httpx.Timeout(timeout, connect=10.0),
             headers={"User-Agent": USER_AGENT},
-            follow_redirects=True,
         )
         self.retries = retries
         self.backoff = backoff
@@ -82,11 +82,32 @@ class Fetcher:
         raise FeedError(last)
 
     def _get_once(self, url: str, params) -> str:
+        """One GET, following redirects only to the URL's own host name (a feed redirected to
+        127.0.0.1 or another site is refused, never fetched)."""
+        start = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            body = self._request(url, params)
+            if isinstance(body, bytearray):
+                try:
+                    return body.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FeedError("response is not UTF-8 text") from None
+            if body.host != start.host:
+                raise FeedError(f"redirected to another host ({body.host}), refused")
+            if start.scheme == "https" and body.scheme != "https":
+                raise FeedError(f"redirected from https to {body.scheme}, refused")
+            url, params = str(body), None
+        raise FeedError(f"more than {MAX_REDIRECTS} redirects, refused")
+
+    def _request(self, url: str, params) -> bytearray | httpx.URL:
+        """The body of one response, or where it redirects to."""
         try:
-            with self.client.stream("GET", url, params=params) as response:
+            with self.client.stream("GET", url, params=params, follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    return response.url.join(response.headers["location"])
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _Retryable(f"HTTP {response.status_code}")
-                if response.status_code >= 400:
+                if response.status_code >= 300:
                     raise FeedError(f"HTTP {response.status_code}")
                 body = bytearray()
                 for chunk in response.iter_bytes():
@@ -97,10 +118,7 @@ class Fetcher:
             raise _Retryable("timed out") from None
         except httpx.HTTPError as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise FeedError("response is not UTF-8 text") from None
+        return body
 
     def arxiv(self, url: str, query: str, max_results: int = 100) -> str:
         """One arXiv API page of the newest matches, at least `arxiv_interval` after the last."""
@@ -145,6 +163,8 @@ def hf_dates(today: date | None = None, days: int = 2) -> list[str]:
 
 def store_feed(db, name: str, text: str, source: str) -> FeedResult:
     """Parse a whole feed body and write it in one transaction."""
+    if not text.strip():
+        return FeedResult(name, error="empty response")
     try:
         records = parse_text(text, source=source)
         result = store_db.upsert_papers(db, records, name=name)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 
 from store.collection.clean import classify_link
-from store.collection.importers.common import FormatError, Record, make_record
+from store.collection.importers.common import FormatError, Record, check_length, make_record
 from store.collection.importers.library import LIBRARY_SOURCES
 
 
@@ -47,6 +48,15 @@ def line_record(obj: dict, where: str) -> Record:
     version = obj.get("version")
     if version is not None and not isinstance(version, int):
         raise FormatError(f"{where}: version must be a whole number")
+    exported = [
+        {
+            "url": x["url"],
+            "kind": x.get("kind")
+            if x.get("kind") in ("code", "model", "demo", "project", "other")
+            else classify_link(x["url"]),
+        }
+        for x in links
+    ]
     record = make_record(
         title=obj.get("title"),
         abstract=obj.get("raw") or obj.get("abstract"),
@@ -60,18 +70,21 @@ def line_record(obj: dict, where: str) -> Record:
         listed=obj.get("listed"),
         ai_summary=obj.get("ai_summary"),
         abstract_required=not _library_entry(obj),
-        extra_links=[
-            {
-                "url": x["url"],
-                "kind": x.get("kind")
-                if x.get("kind") in ("code", "model", "demo", "project", "other")
-                else classify_link(x["url"]),
-            }
-            for x in links
-        ],
+        extra_links=exported,
     )
+    # The export's links come first, in its order and with its kinds (a round trip changes
+    # nothing); links found in the abstract that it lacks (a hand edit) follow.
+    ours = {link["url"].lower(): link for link in exported}
+    found = [link for link in record["links"] if link["url"].lower() not in ours]
+    record["links"] = [*ours.values(), *found]
     if isinstance(obj.get("id"), str) and obj["id"]:
         record["id"] = obj["id"]
     if isinstance(obj.get("abstract"), str) and obj.get("raw"):
+        check_length(obj["abstract"], "abstract", where)
         record["abstract"] = obj["abstract"]
+    if isinstance(obj.get("added_at"), str) and _TIMESTAMP.fullmatch(obj["added_at"]):
+        record["added_at"] = obj["added_at"]  # a restored collection keeps when papers came
     return record
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")

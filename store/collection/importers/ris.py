@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from store.collection.importers.common import FormatError, Record
+from store.collection.importers.common import LIMITS, FormatError, Record
 from store.collection.importers.library import (
     first_name_first,
     library_record,
@@ -23,6 +23,7 @@ _TAG = re.compile(r"([A-Z][A-Z0-9])  -(?: (.*))?")
 _ID_TAGS = ("M1", "T2", "JO", "JF", "J2", "AN", "N1")
 
 Fields = dict[str, list[str]]
+_LONGEST = max(LIMITS.values())  # a field's limit; make_record then applies its own
 
 
 def looks_like_ris(text: str) -> bool:
@@ -46,6 +47,8 @@ def parse(text: str) -> list[Record]:
             if fields is None or last is None:
                 raise FormatError(f"line {no}: expected a tag line like 'TY  - JOUR'")
             fields[last][-1] += " " + line.strip()  # a long value wrapped onto the next line
+            if len(fields[last][-1]) > _LONGEST:  # refused before the joins grow quadratic
+                raise FormatError(f"line {no}: {last} is over the {_LONGEST:,}-character limit")
             continue
         tag, value = match.group(1), (match.group(2) or "").strip()
         if tag == "TY":
