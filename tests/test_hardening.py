@@ -33,6 +33,7 @@ from bot.schedule import bot_sender
 from store.answers.engine import Answers, clean_query
 from store.collection import db as store_db
 from store.collection.importers import parse_text, read_file
+from store.text import shorten
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.harness import polling
@@ -214,7 +215,7 @@ def expect(kind: str, text: str, reply: str) -> None:
     parts = text.split(maxsplit=1)
     argument = (parts[1] if len(parts) > 1 else "") if text.startswith("/") else text
     argument = re.sub(rf"@{BOT_USERNAME}\b", " ", argument)
-    echo = fmt.shorten(clean_query(argument), fmt.ECHO_CHARS)
+    echo = shorten(clean_query(argument), fmt.ECHO_CHARS)
     if kind == "reply":
         kind = "answer" if shown.startswith("1. ") else "nothing"
     if kind.startswith("usage"):
@@ -328,7 +329,7 @@ async def test_forged_and_stale_buttons_get_a_short_alert(
             assert params.get("text") == alert and params.get("show_alert") is True, data
         for n, data in enumerate(FORGED_SIMILAR):  # a forged Similar: "no such paper", once
             [reply] = api.sent(30_000 + n)
-            echo = fmt.shorten(clean_query(data[2:]), fmt.ECHO_CHARS)
+            echo = shorten(clean_query(data[2:]), fmt.ECHO_CHARS)
             assert visible(reply["text"]).startswith(f"No paper with id “{echo}”"), reply["text"]
         assert not api.requests_for("editMessageText")  # no page was overwritten
         assert len(api.sent()) == len(FORGED_SIMILAR)  # and no apology anywhere
