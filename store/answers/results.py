@@ -45,7 +45,7 @@ class Answer:
     terms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
+        """The contract of `--json` (docs/formats.md): query, results [id, title, score, snippet,
         url, links, marks], suggestions, total, offset. A hit's `coverage` stays internal."""
         results = [
             {
