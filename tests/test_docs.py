@@ -115,3 +115,18 @@ def anchors(text: str) -> set[str]:
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     headings = re.findall(r"(?m)^#{1,6} (.+)$", text)
     return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_bot_command_is_in_the_readme_and_the_bot_page() -> None:
+    """A newcomer reads README's Daily use and docs/bot.md: no command the bot answers is missing."""
+    from bot import handlers
+    from bot.app import MAINTENANCE
+
+    pages = {name: (ROOT / name).read_text() for name in ("README.md", "docs/bot.md")}
+    missing = [
+        f"{page}: /{command}"
+        for command in [*MAINTENANCE, *handlers.COMMAND_CALLBACKS]
+        for page, text in pages.items()
+        if f"`/{command}" not in text
+    ]
+    assert not missing, "\n".join(missing)
