@@ -47,7 +47,7 @@ class Answer:
     missing: list[str] = field(default_factory=list)  # a partial answer: words no result holds
 
     def to_json(self) -> dict[str, Any]:
-        """The contract of `--json` (README, "Asking"): query, results [id, title, score, snippet,
+        """The contract of `--json` (docs/formats.md): query, results [id, title, score, snippet,
         url, links, marks], suggestions, total, offset, `note` when there is one, and `missing`
         when there are any (a partial answer: the question's telling words that no result
         holds). A hit's `coverage` stays internal."""

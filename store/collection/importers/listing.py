@@ -1,4 +1,4 @@
-"""The listing text the collection started from (README, "Listing format"): a title on one line, a
+"""The listing text the collection started from (docs/formats.md): a title on one line, a
 blank line, its abstract (one or more lines, any length), a blank line, the next title...
 
 Blank lines separate paragraphs; the lines of a paragraph are joined with spaces, so an abstract
@@ -63,7 +63,7 @@ def parse(text: str) -> list[Record]:
     pars = _paragraphs(text)
     start = _start(pars)
     if start is None:
-        raise FormatError("no title/abstract pairs found (see README, Listing format)")
+        raise FormatError("no title/abstract pairs found (see docs/formats.md, Listing format)")
     records: list[Record] = []
     body = pars[start:]
     for i in range(0, len(body), 2):
