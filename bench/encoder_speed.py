@@ -90,6 +90,7 @@ def load_revision(rev: str):
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("encoder_before", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -113,8 +114,9 @@ def against(rev: str, rounds: int) -> None:
     }
     tokens = [len(e.ids) for e in encoders["this tree"].tokenizer.encode_batch(passages)]
     blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
-    print(f"{len(records)} papers, {len(passages)} passages ({len(passages) / len(records):.2f} a")
-    print(f"paper), {sum(tokens) / len(tokens):.1f} tokens mean; BLAS {blas}")
+    per_paper = len(passages) / len(records)
+    print(f"{len(records)} papers, {len(passages)} passages ({per_paper:.2f} a paper)")
+    print(f"tokens a passage: {sum(tokens) / len(tokens):.1f} mean; BLAS {blas}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     rates: dict[str, list[float]] = {k: [] for k in encoders}
     vectors = {}
