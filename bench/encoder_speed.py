@@ -119,17 +119,26 @@ def against(rev: str, rounds: int) -> None:
     print(f"tokens a passage: {sum(tokens) / len(tokens):.1f} mean; BLAS {blas}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     rates: dict[str, list[float]] = {k: [] for k in encoders}
+    cpu_rates: dict[str, list[float]] = {k: [] for k in encoders}
     vectors = {}
     for i in range(rounds):
         for label, encoder in encoders.items() if i % 2 == 0 else reversed(encoders.items()):
-            load = os.getloadavg()[0]
-            t = time.perf_counter()
+            load, t, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
             vectors[label] = encoder.encode(passages)
             rate = len(passages) / (time.perf_counter() - t)
+            cpu_rate = len(passages) / (time.process_time() - cpu)
             rates[label].append(rate)
-            print(f"round {i + 1} {label:>10}: {rate:6.1f} passages/s (load {load:.2f})")
+            cpu_rates[label].append(cpu_rate)
+            print(
+                f"round {i + 1} {label:>10}: {rate:6.1f} passages/s wall, {cpu_rate:6.1f} a "
+                f"CPU second (load {load:.2f})",
+                flush=True,
+            )
     for label, got in rates.items():
-        print(f"median {label:>10}: {float(np.median(got)):6.1f} passages/s")
+        print(
+            f"median {label:>10}: {float(np.median(got)):6.1f} passages/s wall, "
+            f"{float(np.median(cpu_rates[label])):6.1f} a CPU second"
+        )
     a, b = vectors.values()
     print(f"max |difference| of a component between the two: {float(np.abs(a - b).max()):.2e}")
 
