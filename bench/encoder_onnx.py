@@ -57,11 +57,12 @@ def layer_nodes(g: Graph, x: str, layer: enc.Layer, i: int, cfg: enc.BertConfig)
     qkv = g.op("Add", [g.op("MatMul", [x, p + "qkv_w"], p + "qkv0"), p + "qkv_b"], p + "qkv")
     split = g.op("Reshape", [qkv, "shape_t3hd"], p + "r")
     split = g.op("Transpose", [split], p + "rt", perm=[1, 2, 0, 3])  # (3, heads, t, d)
-    parts = []
-    for j, name in enumerate("qkv"):
-        g.const(f"{p}at{j}", np.array(j, np.int64))
-        parts.append(g.op("Gather", [split, f"{p}at{j}"], p + name, axis=0))
-    q, k, v = parts
+    from onnx import helper
+
+    g.nodes.append(
+        helper.make_node("Split", [split], [p + "q3", p + "k3", p + "v3"], num_outputs=3)
+    )
+    q, k, v = (g.op("Squeeze", [p + n + "3", "axis0"], p + n) for n in "qkv")
     kt = g.op("Transpose", [k], p + "kt", perm=[0, 2, 1])
     s = g.op("Softmax", [g.op("MatMul", [q, kt], p + "s0")], p + "s", axis=-1)
     c = g.op("Transpose", [g.op("MatMul", [s, v], p + "c0")], p + "c1", perm=[1, 0, 2])
