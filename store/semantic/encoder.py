@@ -244,7 +244,7 @@ def _strip_prefix(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 class BertModel:
-    """The forward pass: token ids of one padded batch -> mean-pooled unit vectors."""
+    """The forward pass: token ids of a batch of texts (packed, no padding) -> unit vectors."""
 
     def __init__(self, folder: Path) -> None:
         cfg = self.cfg = BertConfig.from_folder(folder)
@@ -340,7 +340,7 @@ def pool(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def load_tokenizer(folder: Path, max_tokens: int):
-    """tokenizer.json with padding off (we pad each batch to its own longest) and truncation at
+    """tokenizer.json with padding off (batches are packed end to end, never padded) and truncation at
     the model's max_seq_length: the file itself pads every text to 128, wasted work here."""
     from tokenizers import Tokenizer
 
