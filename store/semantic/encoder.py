@@ -28,9 +28,7 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_DIR_ENV = "PAPERBOT_MODEL_DIR"  # another sentence-transformers folder (BERT-type)
 SHIPPED_DIR = Path(__file__).resolve().parent / "model" / "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-BATCH_TOKENS = (
-    2048  # tokens per forward pass (packed, no padding): the layer temporaries stay small
-)
+BATCH_TOKENS = 2048  # tokens per forward pass (packed, never padded): small temporaries
 ROW_CHUNK = 512  # tokens per feed-forward pass: its (512, 1536) temporary fits in L2
 SCALE_SUFFIX = ".scale"  # int8 weight `w` is stored with float scales `w.scale`, one per row
 
@@ -340,8 +338,8 @@ def pool(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def load_tokenizer(folder: Path, max_tokens: int):
-    """tokenizer.json with padding off (batches are packed end to end, never padded) and truncation at
-    the model's max_seq_length: the file itself pads every text to 128, wasted work here."""
+    """tokenizer.json with padding off (batches are packed end to end) and truncation at the
+    model's max_seq_length: the file itself pads every text to 128, wasted work here."""
     from tokenizers import Tokenizer
 
     try:
