@@ -28,8 +28,8 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_DIR_ENV = "PAPERBOT_MODEL_DIR"  # another sentence-transformers folder (BERT-type)
 SHIPPED_DIR = Path(__file__).resolve().parent / "model" / "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
-BATCH_TOKENS = 4096  # padded tokens per forward pass: keeps the attention scores ~ a few MB
-MAX_BATCH = 64
+BATCH_TOKENS = 2048  # tokens per forward pass (packed, never padded): small temporaries
+ROW_CHUNK = 512  # tokens per feed-forward pass: its (512, 1536) temporary fits in L2
 SCALE_SUFFIX = ".scale"  # int8 weight `w` is stored with float scales `w.scale`, one per row
 
 
@@ -163,12 +163,13 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis; a row's masked keys (-inf bias) get exactly 0."""
-    x = x - x.max(axis=-1, keepdims=True)
+def softmax_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax over the last axis, left unnormalised: exp(x - max) in place on `x` (the caller's
+    temporary) and the row sums. Dividing the product with V by the sums is the same softmax
+    with one pass fewer over the (tokens, tokens) scores."""
+    x -= x.max(axis=-1, keepdims=True)
     np.exp(x, out=x)
-    x /= x.sum(axis=-1, keepdims=True)
-    return x
+    return x, x.sum(axis=-1, keepdims=True)
 
 
 # ---------------------------------------------------------------- weights
@@ -211,11 +212,12 @@ def build_layer(weights: dict[str, np.ndarray], i: int, cfg: BertConfig) -> Laye
         return _take(weights, p + name, shape)
 
     qkv = [w(f"attention.self.{n}.weight", (h, h)) for n in ("query", "key", "value")]
+    qkv_b = [w(f"attention.self.{n}.bias", (h,)) for n in ("query", "key", "value")]
+    scale = np.float32(1.0 / math.sqrt(h // cfg.heads))  # attention's 1/sqrt(d), folded into Q
+    qkv[0], qkv_b[0] = qkv[0] * scale, qkv_b[0] * scale
     return Layer(
         qkv_w=np.ascontiguousarray(np.concatenate(qkv).T),
-        qkv_b=np.concatenate(
-            [w(f"attention.self.{n}.bias", (h,)) for n in ("query", "key", "value")]
-        ),
+        qkv_b=np.concatenate(qkv_b),
         out_w=np.ascontiguousarray(w("attention.output.dense.weight", (h, h)).T),
         out_b=w("attention.output.dense.bias", (h,)),
         ln1_g=w("attention.output.LayerNorm.weight", (h,)),
@@ -240,7 +242,7 @@ def _strip_prefix(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 class BertModel:
-    """The forward pass: token ids of one padded batch -> mean-pooled unit vectors."""
+    """The forward pass: token ids of a batch of texts (packed, no padding) -> unit vectors."""
 
     def __init__(self, folder: Path) -> None:
         cfg = self.cfg = BertConfig.from_folder(folder)
@@ -265,59 +267,69 @@ class BertModel:
         self.ln_b = _take(weights, "embeddings.LayerNorm.bias", (h,))
         self.layers = [build_layer(weights, i, cfg) for i in range(cfg.layers)]
 
-    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """(batch, tokens) ids and 0/1 mask -> (batch, hidden) float32 unit vectors."""
-        x = self.embed(ids)
-        bias = None  # no padding (one text, or equal lengths): nothing to mask
-        if not mask.all():
-            bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf).astype(np.float32)
+    def __call__(self, rows: list[list[int]]) -> np.ndarray:
+        """Token ids of several texts -> (texts, hidden) float32 unit vectors. The texts are packed
+        end to end, one (tokens, hidden) matrix with no padding: every matrix product runs on real
+        tokens only, and attention runs text by text, so no mask is needed."""
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        starts = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        x = self.embed(rows)
         for layer in self.layers:
-            x = self.block(x, bias, layer)
-        return pool(x, mask)
+            x = self.block(x, starts, lengths, layer)
+        return pool(x, starts, lengths)
 
-    def embed(self, ids: np.ndarray) -> np.ndarray:
+    def embed(self, rows: list[list[int]]) -> np.ndarray:
         """Word + position + token-type embeddings, LayerNorm."""
-        x = self.word[ids] + self.position[: ids.shape[1]] + self.type0
+        ids = np.fromiter((i for r in rows for i in r), dtype=np.int64)
+        positions = np.concatenate([np.arange(len(r)) for r in rows])
+        x = self.word[ids]
+        x += self.position[positions]
+        x += self.type0
         return layer_norm(x, self.ln_g, self.ln_b, self.cfg.eps)
 
-    def block(self, x: np.ndarray, bias: np.ndarray | None, layer: Layer) -> np.ndarray:
-        """Self-attention then the feed-forward net, each with a residual and a LayerNorm."""
+    def block(self, x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, layer: Layer):
+        """Self-attention then the feed-forward net, each with a residual and a LayerNorm. The
+        feed-forward net runs ROW_CHUNK tokens at a time: its (tokens, 1536) temporary then
+        stays in cache, and the matrix products run ~1.5x faster than on a whole batch."""
         eps = self.cfg.eps
-        attended = self.attention(x, bias, layer)
+        attended = self.attention(x, starts, lengths, layer)
         attended += x
         x = layer_norm(attended, layer.ln1_g, layer.ln1_b, eps)
-        hidden = x @ layer.up_w
-        hidden += layer.up_b
-        out = gelu(hidden) @ layer.down_w
+        out = np.empty_like(x)
+        hidden = np.empty((min(ROW_CHUNK, len(x)), layer.up_w.shape[1]), dtype=np.float32)
+        for s in range(0, len(x), ROW_CHUNK):
+            part, h = x[s : s + ROW_CHUNK], hidden[: min(ROW_CHUNK, len(x) - s)]
+            np.matmul(part, layer.up_w, out=h)
+            h += layer.up_b
+            np.matmul(gelu(h), layer.down_w, out=out[s : s + ROW_CHUNK])
         out += layer.down_b
         out += x
         return layer_norm(out, layer.ln2_g, layer.ln2_b, eps)
 
-    def attention(self, x: np.ndarray, bias: np.ndarray | None, layer: Layer) -> np.ndarray:
-        """Multi-head self-attention; padded keys are masked out by `bias` (-inf)."""
-        b, t, h = x.shape
-        heads = self.cfg.heads
+    def attention(self, x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, layer: Layer):
+        """Multi-head self-attention, one text at a time over its own tokens (the 1/sqrt(d)
+        scale is folded into the query weights at load)."""
+        h, heads = self.cfg.hidden, self.cfg.heads
         d = h // heads
         qkv = x @ layer.qkv_w
         qkv += layer.qkv_b
-        qkv = qkv.reshape(b, t, 3, heads, d).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # (b, heads, t, d)
-        scores = q @ k.transpose(0, 1, 3, 2)
-        scores *= np.float32(1.0 / math.sqrt(d))
-        if bias is not None:
-            scores += bias
-        context = softmax(scores) @ v  # (b, heads, t, d)
-        context = context.transpose(0, 2, 1, 3).reshape(b, t, h)
+        context = np.empty_like(x)
+        for s, t in zip(starts.tolist(), lengths.tolist(), strict=True):
+            q, k, v = qkv[s : s + t].reshape(t, 3, heads, d).transpose(1, 2, 0, 3).copy()
+            weights, sums = softmax_parts(q @ k.transpose(0, 2, 1))  # (heads, t, t)
+            part = weights @ v
+            part /= sums  # softmax's division on the (t, d) context, not the (t, t) weights
+            context[s : s + t].reshape(t, heads, d).transpose(1, 0, 2)[:] = part
         out = context @ layer.out_w
         out += layer.out_b
         return out
 
 
-def pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean over the real tokens, then L2 normalisation (sentence-transformers' Pooling +
-    Normalize): padding never enters a vector."""
-    m = mask[:, :, None].astype(np.float32)
-    summed = (x * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+def pool(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Mean over each text's tokens, then L2 normalisation (sentence-transformers' Pooling +
+    Normalize)."""
+    summed = np.add.reduceat(x, starts, axis=0) / lengths[:, None].astype(np.float32)
     norms = np.linalg.norm(summed, axis=1, keepdims=True)
     return (summed / np.maximum(norms, 1e-12)).astype(np.float32)
 
@@ -326,8 +338,8 @@ def pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def load_tokenizer(folder: Path, max_tokens: int):
-    """tokenizer.json with padding off (we pad each batch to its own longest) and truncation at
-    the model's max_seq_length: the file itself pads every text to 128, wasted work here."""
+    """tokenizer.json with padding off (batches are packed end to end) and truncation at the
+    model's max_seq_length: the file itself pads every text to 128, wasted work here."""
     from tokenizers import Tokenizer
 
     try:
@@ -352,33 +364,23 @@ def max_tokens_of(folder: Path, cfg: BertConfig) -> int:
     return min(limit, cfg.max_positions)
 
 
-def length_batches(lengths: list[int]) -> list[list[int]]:
-    """Indices grouped by similar token counts (sorted), each group's padded size within
-    BATCH_TOKENS: short texts are not padded to a long one's length."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+def token_batches(rows: list[list[int]]) -> list[list[int]]:
+    """Indices grouped into batches of at most BATCH_TOKENS tokens (a longer text is a batch of
+    its own). Sorted by length and then ids, so a text lands in the same batch whatever the
+    order of the texts around it, and its vector does not depend on that order."""
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i]), rows[i]))
     batches: list[list[int]] = []
     current: list[int] = []
-    for i in order:  # ascending, so the newest member is the group's longest
-        if current and (
-            (len(current) + 1) * lengths[i] > BATCH_TOKENS or len(current) >= MAX_BATCH
-        ):
+    size = 0
+    for i in order:
+        if current and size + len(rows[i]) > BATCH_TOKENS:
             batches.append(current)
-            current = []
+            current, size = [], 0
         current.append(i)
+        size += len(rows[i])
     if current:
         batches.append(current)
     return batches
-
-
-def pad(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Right-padded ids (pad id 0) and the attention mask."""
-    width = max(len(r) for r in rows)
-    ids = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-        mask[i, : len(row)] = 1
-    return ids, mask
 
 
 def model_dir() -> Path:
@@ -422,9 +424,8 @@ class Encoder:
         with self._lock:
             encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)
             rows = [e.ids for e in encodings]
-            for batch in length_batches([len(r) for r in rows]):
-                ids, mask = pad([rows[i] for i in batch])
-                out[batch] = self.model(ids, mask)
+            for batch in token_batches(rows):
+                out[batch] = self.model([rows[i] for i in batch])
         return out
 
 
