@@ -159,3 +159,32 @@ def test_cli_metadata_questions_after_an_import(tmp_path):
 )
 def test_other_ways_of_asking(lab, question, note):
     assert respond(lab, question).note.startswith(note)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is 2104.14294 in the collection?",
+        "is arXiv:2104.14294 in the collection?",
+        "https://arxiv.org/abs/2104.14294 is this in here?",
+        "2104.14294 what does it do?",
+    ],
+)
+def test_a_stored_paper_named_by_its_arxiv_id_or_link_is_found(lab, question):
+    # found by a breaker: "is 2401.00001 in the collection?" said "No" for a stored paper
+    answer = respond(lab, question)
+    assert [hit.id for hit in answer.results][:1] == ["2104.14294"]
+    assert not answer.note.startswith("No")
+    assert not answer.results[0].snippet.startswith(".")
+
+
+def test_an_arxiv_id_the_collection_lacks_is_no(lab):
+    answer = respond(lab, "is 2401.99999 in the collection?")
+    assert answer.note.startswith("No: “2401.99999” itself is not in the collection")
+
+
+def test_repo_of_a_name_no_paper_goes_by_says_so_before_the_nearest(lab):
+    # found by a breaker: /repo LLaMA presented Liquid as if it were LLaMA
+    answer = lab.repo("LLaMA")
+    assert answer.note.startswith("No paper named “LLaMA” in the collection")
+    assert lab.repo("CLIP").note == "" and lab.repo("CLIP").results[0].id == CLIP

@@ -130,6 +130,8 @@ def repo_replies(answer: Answer) -> list[Reply]:
     if not answer.results:
         return nothing_found(answer.query, answer.suggestions)
     blocks = [hit_block(hit, n) for n, hit in enumerate(answer.results, 1)]
+    if answer.note:  # "No paper named ...": the nearest papers follow, not an answer
+        blocks.insert(0, esc(answer.note))
     return replies(blocks, keyboard(hit_rows(answer.results)))
 
 

@@ -25,7 +25,22 @@ def respond(
         if found is not None:
             return found
     if query:
-        found = metadata.answer(answers, query, only)
+        found = metadata.answer(answers, query, only) or _about_named(
+            answers, question, limit, only
+        )
         if found is not None:
             return found
     return answers.ask(question, limit=limit, only=only)
+
+
+def _about_named(answers: Any, question: str, limit: int, only: set[str] | None) -> Answer | None:
+    """A message naming stored papers by arXiv id or link ("https://arxiv.org/abs/2401.00001 what
+    does it do?") is about those papers: their sentences that answer it, else their cards."""
+    ids = [pid for pid in answers.held_refs(question) if only is None or pid in only]
+    if not ids:
+        return None
+    found = answers.ask(question, limit=limit, only=set(ids))
+    if found.results:
+        return found
+    cards = answers.cards(ids[:limit])
+    return Answer(clean_query(question), cards, total=len(cards), note="In the collection:")

@@ -290,6 +290,8 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
         answer = self.ask(query, limit=1)
         for hit in answer.results:
             hit.snippet, hit.marks = shorten(hit.snippet, GIST_CHARS), []
+        if answer.results and len(query.split()) <= 2:  # a name no paper goes by: say so first
+            answer.note = f"No paper named “{query}” in the collection. The nearest:"
         return answer
 
     def similar(self, paper_id: str, limit: int = 3) -> Answer:
@@ -418,6 +420,16 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
         with self._lock:
             held = store_db.paper_ids_named(self.db, ids)
         return [i for i in ids if i not in held]
+
+    def held_refs(self, text: str) -> list[str]:
+        """The stored papers that the arXiv ids, links or DOIs in `text` name, in order: "is
+        2401.00001 in the collection?" is answered by id, before any name or words."""
+        ids = [ref.id for ref in find_refs(text)]
+        if not ids:
+            return []
+        with self._lock:
+            held = store_db.paper_ids_named(self.db, ids)
+        return [held[i] for i in ids if i in held]
 
     def papers(self, paper_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Full papers (with links) by id; unknown ids are left out."""

@@ -135,7 +135,7 @@ def _with_facts(answers: Any, hits: list[Hit], author: str | None = None) -> lis
             authors = [*authors[:3], author, *[a for a in authors[3:] if a != author]]
         facts = [author_list(authors, 4), date_phrase(paper) if dated else ""]
         head = " · ".join(f for f in facts if f)
-        hit.snippet = f"{head}. {hit.snippet}" if hit.snippet else head
+        hit.snippet = f"{head}. {hit.snippet}" if head and hit.snippet else (head or hit.snippet)
         hit.marks = []
     return hits
 
@@ -233,6 +233,9 @@ def _count(answers: Any, pre: str, rest: str, only: set[str] | None) -> Answer:
 def named(answers: Any, name: str, titles: bool = True) -> list[str]:
     """Papers that go by `name`: a title's short name or a repository's ("clip"), else (with
     `titles`) a phrase of their titles ("visual instruction tuning")."""
+    by_id = answers.held_refs(name)
+    if by_id:
+        return by_id
     name = _NAME_NOISE.sub("", _NAME_NOISE.sub("", name.strip())).strip()
     key = _alias_key(name)
     with answers._lock:  # a big collection's names table takes a minute: /repo builds it
