@@ -24,9 +24,9 @@ def print_answer(answer, as_json: bool, scores: bool = True) -> None:
     if not answer.results and answer.note:
         return
     if not answer.results:
-        click.echo("Nothing in the collection answers that.")
+        click.echo(f"Nothing in the collection on “{shorten(answer.query, 120)}”.")
         for title in answer.suggestions:
-            click.echo(f"  closest title (suggestion): {title}")
+            click.echo(f"  nearest, not an answer: {title}")
         return
     for n, hit in enumerate(answer.results, answer.offset + 1):
         score = f", score {hit.score:.2f}" if scores else ""
@@ -37,6 +37,9 @@ def print_answer(answer, as_json: bool, scores: bool = True) -> None:
             click.echo(f"   {hit.url}")
         for kind, urls in hit.links_by_kind().items():
             click.echo(f"   {kind}: {' '.join(urls)}")
+    if answer.missing:  # as the bot says it: the part of the question no paper holds
+        words = ", ".join(f"“{w}”" for w in answer.missing)
+        click.echo(f"Partly answered: none of these papers mentions {words}; they match the rest.")
 
 
 def answer_options(func):

@@ -188,3 +188,27 @@ def test_repo_of_a_name_no_paper_goes_by_says_so_before_the_nearest(lab):
     answer = lab.repo("LLaMA")
     assert answer.note.startswith("No paper named “LLaMA” in the collection")
     assert lab.repo("CLIP").note == "" and lab.repo("CLIP").results[0].id == CLIP
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many papers are there in total?",
+        "how many papers altogether",
+        "how many papers in all?",
+    ],
+)
+def test_how_many_papers_in_total_counts_the_collection(seed_answers, question):
+    # found by a new-user trial: "in total" was read as a topic and refused
+    assert respond(seed_answers, question).note == "The collection holds 91 papers."
+
+
+def test_the_cli_refusal_and_a_partial_answer_read_as_the_bot_says_them(tmp_path):
+    # found by a new-user trial: the CLI said "Nothing ... answers that" and left out "Partly answered"
+    refused = paperbot(
+        tmp_path / "papers.db", "ask", "best sourdough bread recipe with a crispy crust"
+    )
+    assert refused.stdout.startswith("Nothing in the collection on “best sourdough bread recipe")
+    assert "nearest, not an answer" in refused.stdout
+    partial = paperbot(tmp_path / "papers.db", "ask", "protein structure prediction")
+    assert "Partly answered: none of these papers mentions “protein”" in partial.stdout

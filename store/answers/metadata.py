@@ -68,6 +68,9 @@ _COUNT_NOISE = re.compile(
     r"do we have|are there|we have)$",
     re.I,
 )
+_IN_ALL = re.compile(  # "how many papers are there in total?": the whole collection
+    r"^(?:(?:are|is) )?(?:there )?(?:in (?:total|all)|altogether|overall|all together|total)$", re.I
+)
 _TOPIC_LEAD = re.compile(r"^(?:on|about|regarding|related to|dealing with|for|in|of)\s+", re.I)
 
 
@@ -207,6 +210,7 @@ def _count(answers: Any, pre: str, rest: str, only: set[str] | None) -> Answer:
     """ "How many papers ...": the count of a list answer, or of the papers on a subject (named
     before "papers" or after it)."""
     rest = _COUNT_NOISE.sub("", rest.strip()).strip()
+    rest = _IN_ALL.sub("", rest).strip()
     if pre.strip():
         rest = f"on {pre.strip()} {rest}".strip()
     if not rest:
