@@ -29,6 +29,7 @@ RS5M_CODE = "https://github.com/om-ai-lab/RS5M"
         ("is that paper from 2023?", [0]),
         ("do they use CLIP?", [0, 1, 2]),
         ("compare both", [0, 1, 2]),
+        ("which one has code?", [0, 1, 2]),
         ("the last one?", [2]),
         ("and video understanding?", None),
         ("the fifth one", None),  # the answer showed three
@@ -191,3 +192,13 @@ def test_the_paper_pointed_at_even_when_its_abstract_does_not_say(answers):
     reply = respond(answers, "does the second one need training?", follow=Follow("7:800"))
     assert [hit.id for hit in reply.results] == [feather]
     assert reply.note.startswith("About the 2nd paper, “Feather") and "does not say" in reply.note
+
+
+def test_which_one_asks_among_the_answers_papers_and_shows_those_that_say_it(answers):
+    # found by a new-user trial: "which one has code?" was a new search for "code"
+    _asked(answers, "7:900", PRUNING)
+    code = respond(answers, "which one has code?", follow=Follow("7:900"))
+    assert code.note.startswith("The 1st paper") and "code link" in code.note
+    free = respond(answers, "which one is training-free?", follow=Follow("7:900"))
+    assert free.results[0].id == FOPRU and "training-free" in free.results[0].snippet
+    assert not free.note.startswith("About the 1st paper")  # Feather does not say it

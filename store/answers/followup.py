@@ -38,7 +38,10 @@ _ORDINAL_RE = re.compile(
     rf"\bthe\s+{_ORDINAL_WORDS}(?:\s+{_NOUNS})?\b|\b{_ORDINAL_WORDS}\s+{_NOUNS}\b", re.I
 )
 _NUMBER_RE = re.compile(r"(?:#\s*|\bno\.\s*|\bnumber\s+|\bpaper\s+|\bresult\s+)([1-9])\b", re.I)
-_ALL_RE = re.compile(r"\b(they|them|their|these|those|both|all of them|all three|each)\b", re.I)
+_ALL_RE = re.compile(
+    r"\b(they|them|their|these|those|both|all of them|all three|each|which one|which ones|any of them)\b",
+    re.I,
+)
 _ONE_RE = re.compile(
     r"\b(it|its|it's|this one|that one|(?:this|that|the) (?:paper|work|article|method|model))\b",
     re.IGNORECASE,
@@ -166,6 +169,8 @@ def answer(
         return None  # "it", and none of its words in those papers: a new question ("steaks?")
     if not hits:
         hits = answers.cards(chosen)
+    elif fact is None:  # the lines follow the papers that answer, in their order
+        chosen = [hit.id for hit in hits]
     lines = [_fact_line(papers[pid], fact, _where(ids.index(pid), len(ids))) for pid in chosen]
     if silent:  # "the second one": that paper, though its abstract has none of the words
         lines = [line.removesuffix(":") + ": its abstract does not say." for line in lines]
@@ -231,4 +236,7 @@ def _hits_about(answers: Any, question: str, papers: list[dict[str, Any]]) -> li
         if terms and not any(set(terms) & answers._doc_terms(paper) for paper in papers):
             return []
         shown = answers._snippet_terms(terms) if terms else []
+        held = {paper["id"]: len(set(terms) & answers._doc_terms(paper)) for paper in papers}
+        if terms:  # "which one is training-free?": the papers that say it, most telling first
+            papers = sorted((p for p in papers if held[p["id"]]), key=lambda p: -held[p["id"]])
         return [answers._hit(paper, 0.0, 0.0, shown) for paper in papers]
