@@ -8,8 +8,8 @@ unusually uses everyday words the papers lack ("tongues", "blurbs") or typos of 
 - no live paper of the collection holds it (the index's document frequency, compared stemmed as
   the index does, each piece of a hyphenated word on its own: one look-up per word at any size);
 - it is not a typo of a collection word (the speller's correction, or a word one edit away whose
-  term some paper holds) nor a shorthand the query expansion knows, nor a number with a unit
-  ("400M", "1024px");
+  term some paper holds), nor a shorthand the query expansion knows, nor half of a name typed in
+  two words ("skyeye gpt"), nor a number with a unit ("400M", "1024px");
 - it is not everyday English: its Zipf frequency in general English (`wordfreq`) is below
   RARE_ZIPF ("rlhf", "sparsegpt" 0; "scratchpad" 1.4; "tongues" 3.5).
 
@@ -34,7 +34,7 @@ import Stemmer
 
 from store.text import STOPWORDS, tokenize
 
-RARE_ZIPF = 2.0  # chosen by cross-validation from ZIPF_GRID (bench/crossval.py --decision)
+RARE_ZIPF = 1.0  # chosen by cross-validation from ZIPF_GRID (bench/crossval.py --decision)
 ZIPF_GRID = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 NO_CANDIDATE = 8.0  # `rarest` of a question without candidate words (above every Zipf frequency)
 MIN_TYPO_LENGTH = 5  # shorter words have one-edit neighbours by chance ("nerf" -> "nerd")
@@ -100,12 +100,22 @@ def candidates(
     (`corrected(term)`: the speller's correction or None; `is_typo`) nor a shorthand
     (`shorthand(term)`), with their Zipf frequency in general English."""
     out: dict[str, float] = {}
-    for piece, terms in pieces(question):
+    found = pieces(question)
+    for i, (piece, terms) in enumerate(found):
         if piece in out or any(known(t) or shorthand(t) or corrected(t) for t in terms):
             continue
-        if not is_typo(piece, known):
+        if not is_typo(piece, known) and not _split_name(found, i, known):
             out[piece] = rarity(piece)
     return out
+
+
+def _split_name(found: list[tuple[str, list[str]]], i: int, known: Callable[[str], bool]) -> bool:
+    """The piece joined with the word before or after it is a term some paper holds: a name
+    typed in two words ("skyeye gpt" -> SkyEyeGPT, "deep seek")."""
+    piece = found[i][0]
+    joined = [found[i - 1][0] + piece] if i > 0 else []
+    joined += [piece + found[i + 1][0]] if i + 1 < len(found) else []
+    return any(known(t) for word in joined for t in tokenize(word))
 
 
 def rarest(found: dict[str, float]) -> float:
