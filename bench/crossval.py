@@ -133,8 +133,9 @@ def decision_report(answers: Answers) -> None:
                 right = sum(counts.values()) - wrong
                 sets_line = " ".join(f"{n} {k}" for n, k in counts.items())
                 print(f"  zipf {zipf} share {share}: real {wrong}, refusal {right} | {sets_line}")
-                if wrong <= REAL_LIMIT * n_real and (best is None or right > best[0]):
-                    best = (right, zipf, share)
+                # most refusals, then fewest real questions refused, then the first of the grids
+                if wrong <= REAL_LIMIT * n_real and (best is None or (right, -wrong) > best[0]):
+                    best = ((right, -wrong), zipf, share)
         _, zipf, share = best
         model = fit_model(
             at_zipf([r for rs in sets.values() for r in rs], zipf), which, names, share
