@@ -233,10 +233,10 @@ class DecisionStage:
         def shorthand(term: str) -> bool:
             return any(known(e) for e in exp.equivalents.get(term, ()))
 
-        speller = self._speller_for(index)
-        return unknown_terms.rarest(
-            unknown_terms.candidates(question, known, speller.correct, shorthand)
-        )
+        def corrected(term: str) -> str | None:  # the speller is built only when needed
+            return self._speller_for(index).correct(term)
+
+        return unknown_terms.rarest(unknown_terms.candidates(question, known, corrected, shorthand))
 
     def _unmatched(self, query: str, terms: list[str], papers: list[dict]) -> list[str]:
         """A partial answer's missing part: when the decision found the question answered but
