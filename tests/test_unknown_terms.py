@@ -62,3 +62,7 @@ def test_a_real_question_with_an_unusual_word_is_still_answered(seed_answers: An
     }.items():
         titles = [h.title for h in seed_answers.ask(question).results[:3]]
         assert any(t.startswith(title) for t in titles), question
+
+
+def test_words_in_another_script_are_not_judged_by_english_rarity():
+    assert found("ما هي الأوراق عن pruning? מה לגבי weights") == {}

@@ -9,7 +9,8 @@ unusually uses everyday words the papers lack ("tongues", "blurbs") or typos of 
   the index does, each piece of a hyphenated word on its own: one look-up per word at any size);
 - it is not a typo of a collection word (the speller's correction, or a word one edit away whose
   term some paper holds), nor a shorthand the query expansion knows, nor half of a name typed in
-  two words ("skyeye gpt"), nor a number with a unit ("400M", "1024px");
+  two words ("skyeye gpt"), nor a number with a unit ("400M", "1024px"), and it is written in
+  English's letters (general-English rarity cannot judge "ما" or "מה");
 - it is not everyday English: its Zipf frequency in general English (`wordfreq`) is below
   RARE_ZIPF ("rlhf", "sparsegpt" 0; "scratchpad" 1.4; "tongues" 3.5).
 
@@ -59,13 +60,16 @@ def rarity(word: str) -> float:
 
 def pieces(question: str) -> list[tuple[str, list[str]]]:
     """The question's words as typed (lowercased), each piece of a hyphenated word on its own,
-    with its index terms; stopwords, lone letters and quantities are dropped."""
+    with its index terms; stopwords, lone letters, quantities and words in another script than
+    English's are dropped."""
     out = []
     for word in _WORD.findall(question.lower()):
         for piece in word.split("-"):
             piece = piece.strip("'’")
             terms = tokenize(piece)
-            if terms and any(c.isalpha() for c in piece) and not _QUANTITY.fullmatch(piece):
+            if not piece.isascii() or _QUANTITY.fullmatch(piece):
+                continue  # English rarity cannot judge another script's words ("ما", "מה")
+            if terms and any(c.isalpha() for c in piece):
                 out.append((piece, terms))
     return out
 
