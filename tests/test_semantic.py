@@ -66,12 +66,6 @@ def test_minilm_stage_on_the_seed(minilm: Answers):
     assert paraphrase["recall@3"] >= 0.78
     lines = (DATA / "eval_nonsense.txt").read_text(encoding="utf-8").splitlines()
     assert refusals(minilm, [q for q in lines if q.strip()])["answered"] == []
-    refused = [
-        item["question"]
-        for item in load_questions(DATA / "eval_paraphrase.jsonl")
-        if not minilm.ask(item["question"]).results
-    ]
-    assert refused == []
 
 
 def test_minilm_finds_the_issue_examples(minilm: Answers):
@@ -94,9 +88,17 @@ def test_minilm_names_and_typos_come_first(minilm: Answers):
         assert minilm.ask(question).results[0].title == title, question
 
 
+REST = ("names_typos", "lab_b", "facts")
+
+
 def test_minilm_refuses_only_what_neither_stage_finds(minilm: Answers):
-    """Every real question of every set is answered, every off-topic one refused."""
-    for name in ("literal", "paraphrase_heldout", "paraphrase_hard", "names_typos"):
+    """Issue 19's contract: no more than 1% of the real questions refused, pooled over every
+    answerable set (the no-answer decision trades that for refusing topics the collection lacks;
+    today 2 of 456: "Which model also listens to the soundtrack of a clip...", "...a
+    pix2pix-style editor"), and every off-topic one refused (test_minilm_stage_on_the_seed)."""
+    asked, refused = 0, []
+    for name in (*("literal", "paraphrase", "paraphrase_heldout", "paraphrase_hard"), *REST):
         items = load_questions(DATA / f"eval_{name}.jsonl")
-        refused = [i["question"] for i in items if not minilm.ask(i["question"]).results]
-        assert refused == [], name
+        asked += len(items)
+        refused += [i["question"] for i in items if not minilm.ask(i["question"]).results]
+    assert len(refused) <= 0.01 * asked, refused

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from store.answers import decision, snippets
+from store.answers import decision, snippets, unknown_terms
 from store.answers.candidates import PaperBatches
 from store.answers.decision import DecisionStage
 from store.answers.floor import on_topic
@@ -348,6 +348,7 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
             equivalents = self._equivalent_spec(exp)
             papers = store_db.get_papers(self.db, [p for p in paper_ids if scores.get(p, 0) > 0])
             unseen = decision.unseen_share(spec, decision.known_terms(self.index, spec))
+            unknown = unknown_terms.unknown(self._rarest_unknown(keywords, exp))
         out = []
         for pid in paper_ids:
             paper = papers.get(pid)
@@ -355,7 +356,10 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
                 continue
             ok, coverage = self._relevant(spec, self._doc_terms(paper), equivalents)
             words = decision.Evidence(  # the no-answer decision on BM25's evidence, per paper
-                coverage=coverage, bm25=decision.log_bm25(scores[pid]), unseen=unseen
+                coverage=coverage,
+                bm25=decision.log_bm25(scores[pid]),
+                unseen=unseen,
+                unknown=unknown,
             )
             if ok and decision.answered(words, semantic=False):
                 out.append(pid)
