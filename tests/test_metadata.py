@@ -212,3 +212,13 @@ def test_the_cli_refusal_and_a_partial_answer_read_as_the_bot_says_them(tmp_path
     assert "nearest, not an answer" in refused.stdout
     partial = paperbot(tmp_path / "papers.db", "ask", "protein structure prediction")
     assert "Partly answered: none of these papers mentions “protein”" in partial.stdout
+
+
+@pytest.mark.parametrize("chat", ["thanks!", "thank you so much", "ok", "great, thanks", "hi bot"])
+def test_chat_that_asks_nothing_is_never_answered_with_a_paper(seed_answers, chat):
+    # found by a breaker: "thanks!" -> Flamingo ("Thanks to their flexibility, ...")
+    assert respond(seed_answers, chat).results == []
+
+
+def test_a_question_that_starts_like_chat_is_still_a_question(seed_answers):
+    assert respond(seed_answers, "ok so which paper does visual token pruning?").results

@@ -4,11 +4,21 @@ about the collection's metadata, or a question on a subject (`Answers.ask`). The
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from store.answers import followup, metadata
 from store.answers.followup import Follow
 from store.answers.results import Answer, clean_query
+
+# Chat that asks nothing ("thanks!", "ok", "good morning"): never a search, whatever an abstract
+# happens to say ("Thanks to their flexibility, Flamingo models ...").
+_CHATTER = re.compile(
+    r"^(?:(?:thanks?|thank you|thx|ty|ok(?:ay)?|cool|great|nice|awesome|perfect|lol|haha|yes|no|"
+    r"yep|nope|sure|hi|hello|hey|bye|good (?:morning|night|evening)|cheers|welcome|got it|"
+    r"(?:very|so) much|a lot|everyone|all|guys|bot|again)[\s,.!?:)(]*)+$",
+    re.I,
+)
 
 
 def respond(
@@ -20,6 +30,8 @@ def respond(
 ) -> Answer:
     """The answer to a message as a user means it (`follow`: where it was asked)."""
     query = clean_query(question)
+    if _CHATTER.match(query):
+        return Answer(query, [])
     if query and follow is not None:
         found = followup.answer(answers, query, follow, only)
         if found is not None:
