@@ -210,8 +210,18 @@ def test_the_cli_refusal_and_a_partial_answer_read_as_the_bot_says_them(tmp_path
     )
     assert refused.stdout.startswith("Nothing in the collection on “best sourdough bread recipe")
     assert "nearest, not an answer" in refused.stdout
-    partial = paperbot(tmp_path / "papers.db", "ask", "protein structure prediction")
-    assert "Partly answered: none of these papers mentions “protein”" in partial.stdout
+
+
+def test_the_cli_says_which_part_a_partial_answer_lacks(seed_answers, capsys):
+    from bot.cli_answers import print_answer
+
+    answer = seed_answers.ask("remote sensing image captioning", limit=1)
+    answer.missing = ["glaciers"]  # what the engine sets when the decision is unsure
+    print_answer(answer, as_json=False)
+    out = capsys.readouterr().out
+    assert out.startswith("1. ") and out.rstrip().endswith(
+        "Partly answered: none of these papers mentions “glaciers”; they match the rest."
+    )
 
 
 @pytest.mark.parametrize("chat", ["thanks!", "thank you so much", "ok", "great, thanks", "hi bot"])
