@@ -402,8 +402,9 @@ def remove_cmd(ctx: Context, paper_ids: tuple[str, ...], demo: bool) -> None:
 def backup_cmd(ctx: Context, path: str) -> None:
     """A consistent copy of the live database (safe while the bot runs). PATH is a folder when it
     ends with /, is one, or is new without an extension (made, with its parents; the copy is
-    papers-YYYYmmdd-HHMMSS.db inside); else a file (copy.db). Refuses the live database itself
-    and anything neither a regular file nor a folder (/dev/full)."""
+    papers-YYYYmmdd-HHMMSS.db inside); else a new file (copy.db). Never replaces a file (it may be
+    another bot's database); refuses an empty path, the live database, a device (/dev/full) and a
+    place inside a database's .index / .vectors folder."""
     try:
         target = store_db.backup(ctx.db(seed=False), path)
     except store_db.StoreError as exc:

@@ -42,9 +42,13 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
 
     `target` is a folder (the copy is `papers-YYYYmmdd-HHMMSS.db` inside it) when it ends with
     `/`, is a folder, or does not exist and its name has no extension (`backups/new/deeper`); else
-    a file (`copy.db`). Missing folders are made. The live database itself (or its -wal, -shm)
-    and anything that is neither a regular file nor a folder (`/dev/full`) are refused: the
-    rename would replace them."""
+    a file (`copy.db`). Missing folders are made. Refused: an empty path, the live database
+    itself (or its -wal, -shm), anything neither a regular file nor a folder (`/dev/full`), any
+    existing file (it may be another bot's live database), and a place inside a database's
+    derived folder (`x.db.index/`, `x.db.vectors/`: their upkeep deletes files it does not know).
+    The copy is linked into place, so a file that appears meanwhile is not replaced either."""
+    if not str(target).strip():
+        raise StoreError("backup refused: the path is empty; name a new file or a folder")
     target = _backup_target(str(target))
     _refuse_target(db, target)
     tmp = target.with_name(target.name + ".partial")
@@ -54,20 +58,64 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
         with sqlite3.connect(str(tmp)) as out:
             db.conn.backup(out)
         out.close()
-        os.replace(tmp, target)
+        _place(tmp, target)
     except (sqlite3.Error, OSError) as exc:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"backup to {target} failed: {exc}") from None
     return target
 
 
+def _place(tmp: Path, target: Path) -> None:
+    """Move the finished copy to `target` without ever replacing a file there (a hard link fails
+    when the name exists; a rename would not). Where links are not supported, check then rename."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(_exists(target)) from None
+    except OSError:
+        if os.path.lexists(target):
+            tmp.unlink(missing_ok=True)
+            raise StoreError(_exists(target)) from None
+        os.replace(tmp, target)
+        return
+    tmp.unlink()
+
+
+def _exists(target: Path) -> str:
+    """The refusal for an existing file: it may be another bot's live database."""
+    return f"{target} exists: name a new file or a folder"
+
+
 def _backup_target(text: str) -> Path:
-    """The file a backup to `text` writes (see `backup`)."""
+    """The file a backup to `text` writes (see `backup`); in a folder, a name not taken yet."""
     path = Path(text)
     folder = text.endswith(("/", os.sep)) or path.is_dir()
     if not folder and not os.path.lexists(path) and not path.suffix:
         folder = True
-    return path / f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}.db" if folder else path
+    if not folder:
+        return path
+    stem = f"papers-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    target, n = path / f"{stem}.db", 1
+    while os.path.lexists(target):
+        n += 1
+        target = path / f"{stem}-{n}.db"
+    return target
+
+
+def _derived_folder(target: Path) -> Path | None:
+    """The database-derived folder (index or vectors) that `target` would land in, if any: one
+    named `<x>.index` / `<x>.vectors` beside a file `<x>`, or one holding a meta.json with a
+    `db_uuid` (a paperbot index or vectors folder under any name)."""
+    for folder in target.resolve().parents:
+        for end in (".index", ".vectors"):
+            if folder.name.endswith(end) and folder.with_name(folder.name[: -len(end)]).is_file():
+                return folder
+        with contextlib.suppress(OSError, ValueError):
+            meta = json.loads((folder / "meta.json").read_text())
+            if isinstance(meta, dict) and "db_uuid" in meta:
+                return folder
+    return None
 
 
 def _refuse_target(db: sqlite_utils.Database, target: Path) -> None:
@@ -89,6 +137,14 @@ def _refuse_target(db: sqlite_utils.Database, target: Path) -> None:
             raise StoreError(
                 f"backup to {target} refused: that is the live {what}; name another file or a folder"
             )
+    if os.path.lexists(target):
+        raise StoreError(_exists(target))
+    derived = _derived_folder(target)
+    if derived is not None:
+        raise StoreError(
+            f"backup to {target} refused: {derived} is a database's derived folder (its upkeep"
+            " deletes other files); name a folder of your own"
+        )
 
 
 def integrity_ok(db: sqlite_utils.Database) -> bool:
