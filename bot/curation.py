@@ -35,6 +35,7 @@ ADD_REFUSED = "Only this chat's administrators and the bot's maintainers can add
 REMOVE_REFUSED = "Only the bot's maintainers and this group's administrators can remove papers."
 NO_CHAT = "This button works only in a chat with the bot."
 WORKING = "Looking up {refs} on arXiv…"
+NOT_LOOKED_UP = "Only the first {n} are looked up at once; send the rest again: /add {rest}"
 ADD_FAILED = "Sorry, adding failed. Please try again in a moment."
 ADD_USAGE = (
     "Usage: /add ID_OR_LINK... — add papers by arXiv id, arxiv.org or huggingface.co/papers "
@@ -74,13 +75,16 @@ def adder_name(user: User | None) -> str:
 def reply_for_add(
     answers: Answers, lookups: ArxivLookups, args: str, added_by: str, added_in: str
 ) -> list[Reply]:
-    """Add the papers an /add names: one line per argument, then each paper's card."""
-    refs = args.split()[:MAX_REFS]
+    """Add the papers an /add names: one line per argument, then each paper's card. Past the
+    first MAX_REFS, a last line names the arguments not looked up, to send again."""
+    named = args.split()
+    refs, rest = named[:MAX_REFS], named[MAX_REFS:]
     if not refs:
         return fmt.text_reply(ADD_USAGE)
     report = answers.add_found(lookups.look_up(refs), added_by, added_in)
     papers = [o.paper_id for o in report.outcomes if o.paper_id]
-    return fmt.added_replies(report.lines(), answers.cards(papers))
+    note = NOT_LOOKED_UP.format(n=MAX_REFS, rest=" ".join(rest)) if rest else ""
+    return fmt.added_replies(report.lines(), answers.cards(papers), note)
 
 
 def reply_for_remove(answers: Answers, paper_id: str) -> list[Reply]:
@@ -174,7 +178,8 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     into the result."""
     message = update.effective_message
     who, where = adder_name(update.effective_user), str(update.effective_chat.id)
-    refs = argument(message).split()[:MAX_REFS]
+    named = argument(message)
+    refs = named.split()[:MAX_REFS]
     if not await allowed_to_add(update, context):
         await message.reply_text(ADD_REFUSED)
         return
@@ -185,7 +190,7 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     answers = context.bot_data["answers"]
     try:
         replies = await asyncio.to_thread(
-            reply_for_add, answers, lookups_of(context), " ".join(refs), who, where
+            reply_for_add, answers, lookups_of(context), named, who, where
         )
     except Exception:
         with contextlib.suppress(TelegramError):

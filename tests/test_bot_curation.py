@@ -180,3 +180,23 @@ async def test_remove_is_for_admins_and_asks_first(api, answers, arxiv):
     assert answers.paper(RS5M) is None
     assert RS5M not in [hit.id for hit in answers.ask(question).results]
     assert answers.index.size == 90
+
+
+async def test_add_past_twenty_ids_names_the_ones_not_looked_up(api, answers, arxiv):
+    """50 ids: the first 20 are looked up (one request); the reply names the other 30 to send
+    again (main dropped them without a word)."""
+    ids = ["2405.01234"] + [f"2501.{n:05d}" for n in range(10001, 10050)]
+    async with running_bot(api, answers, arxiv):
+        api.add_group_message("/add " + " ".join(ids))
+        await api.wait_for_sent(1, chat_id=GROUP)
+        await api.wait_for(lambda _: api.requests_for("editMessageText"), timeout=30)
+    [(_, query, _)] = arxiv.requests
+    assert query["id_list"] == [",".join(ids[:20])]
+    text = "\n".join(shown(api, GROUP))
+    assert f"• added: {KELP[1]} [2405.01234]" in text
+    assert text.count("• not found on arXiv:") == 19
+    note = "Only the first 20 are looked up at once; send the rest again: /add " + " ".join(
+        ids[20:]
+    )
+    assert note in text
+    assert store_db.team_paper_ids(answers.db, added_in=str(GROUP)) == ["2405.01234"]

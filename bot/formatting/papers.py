@@ -56,9 +56,11 @@ def add_outcome_line(line: str) -> str:
     return f"• {esc(shorten(line, 400))}"
 
 
-def added_replies(lines: Sequence[str], hits: Sequence[Hit]) -> list[Reply]:
-    """An /add's reply: one line per argument, then each added or present paper's card."""
+def added_replies(lines: Sequence[str], hits: Sequence[Hit], note: str = "") -> list[Reply]:
+    """An /add's reply: one line per argument, `note` whole (the arguments not looked up), then
+    each added or present paper's card."""
     blocks = ["\n".join(add_outcome_line(line) for line in lines) or "Nothing to add."]
+    blocks += [esc(note)] if note else []
     blocks += [hit_block(hit, n) for n, hit in enumerate(hits, 1)]
     return replies(blocks, keyboard(hit_rows(hits)))
 
