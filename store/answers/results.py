@@ -91,7 +91,14 @@ def paper_url(paper: dict[str, Any]) -> str | None:
     return None
 
 
+# Invisible inside a word (zero-width space / non-joiner / joiner, word joiner, BOM, soft hyphen):
+# removed, not made spaces, so "C\u200bL\u200bI\u200bP" asks about CLIP.
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
 def clean_query(text: str) -> str:
-    """A question as a user typed it, with control characters dropped and its length bounded."""
-    text = "".join(ch if ch.isprintable() else " " for ch in text or "")
+    """A question as a user typed it, with invisible characters removed, control characters made
+    spaces and its length bounded."""
+    text = (text or "").translate(ZERO_WIDTH)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
     return re.sub(r"\s+", " ", text).strip()[:1000]

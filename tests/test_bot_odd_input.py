@@ -1,0 +1,52 @@
+"""Odd but honest input to the real Application over the Bot API stand-in (tests/botapi.py).
+
+Invisible characters pasted inside a word (zero-width space, joiners, soft hyphen, BOM) are the
+word's, not spaces; a command addressed to another bot is not ours, in a private chat too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.config import Settings
+from tests.botapi import DEFAULT_USER_ID, FakeBotAPI
+from tests.harness import polling
+
+TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
+USER = DEFAULT_USER_ID
+
+
+@pytest_asyncio.fixture
+async def bot(api: FakeBotAPI, seed_answers) -> AsyncIterator[Application]:
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
+    app = build_application(settings, seed_answers)
+    async with polling(app):
+        yield app
+
+
+def papers(text: str) -> list[str]:
+    return re.findall(r"/paper ([\w.-]+)", text)
+
+
+async def test_invisible_characters_inside_a_word_do_not_split_it(api: FakeBotAPI, bot) -> None:
+    api.add_private_message("clip paper?")
+    await api.wait_for_sent(1, chat_id=USER)
+    plain = api.sent_texts(USER)[-1]
+    assert papers(plain), plain
+    for n, odd in enumerate(
+        [
+            "C\u200bL\u200bI\u200bP paper?",
+            "cl\u00adip pa\u200cper?",
+            "\ufeffc\u2060li\u200dp paper?",
+        ]
+    ):
+        api.add_private_message(odd)
+        await api.wait_for_sent(n + 2, chat_id=USER)
+        answer = api.sent_texts(USER)[-1]
+        assert not answer.startswith("Nothing in the collection"), (odd, answer)
+        assert papers(answer) == papers(plain), odd
