@@ -105,3 +105,32 @@ def fail(message: str) -> NoReturn:
     """One line on stderr, exit 1."""
     click.echo(message, err=True)
     sys.exit(1)
+
+
+CHAT_ID_BOUND = 2**52  # Telegram chat ids fit in 52 bits (a group's is negative)
+
+
+class ChatId(click.ParamType):
+    """A Telegram chat id: a whole number with |id| < 2**52. Anything else is one line on
+    stderr and exit 2 (a 23-digit number overflowed SQLite's integers with a traceback)."""
+
+    name = "chat_id"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                number = None
+        if number is None or abs(number) >= CHAT_ID_BOUND:
+            click.echo(
+                f"Error: {value!r} is not a Telegram chat id (a whole number under 2**52 in"
+                " size; a group's is negative)",
+                err=True,
+            )
+            raise click.exceptions.Exit(2)
+        return number

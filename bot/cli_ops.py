@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import click
 
-from bot.cli_base import Context, cli, emit, engine, fail
+from bot.cli_base import ChatId, Context, cli, emit, engine, fail
 from store.collection import db as store_db
 
 
@@ -45,7 +45,7 @@ def subscriptions_list(ctx: Context, as_json: bool) -> None:
 
 
 @subscriptions_cmd.command("add", context_settings={"ignore_unknown_options": True})
-@click.argument("chat_id", type=int)
+@click.argument("chat_id", type=ChatId())
 @click.argument("keywords", nargs=-1)
 @click.pass_obj
 def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> None:
@@ -60,7 +60,7 @@ def subscriptions_add(ctx: Context, chat_id: int, keywords: tuple[str, ...]) -> 
 
 
 @subscriptions_cmd.command("remove", context_settings={"ignore_unknown_options": True})
-@click.argument("chat_id", type=int)
+@click.argument("chat_id", type=ChatId())
 @click.pass_obj
 def subscriptions_remove(ctx: Context, chat_id: int) -> None:
     """Stop CHAT_ID's daily digest."""

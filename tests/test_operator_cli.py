@@ -99,6 +99,24 @@ def test_subscriptions_list_add_remove_and_the_dry_run_digest(tmp_path):
     assert "1 subscribed chats" in paperbot(db_path, "subscriptions", "list").stdout
 
 
+def test_a_chat_id_that_is_no_telegram_id_is_one_line_and_exit_2(tmp_path):
+    """23 digits overflowed SQLite's integers: main printed a 41-line OverflowError traceback."""
+    db_path = tmp_path / "papers.db"
+    bound = str(2**52)
+    for command in ("add", "remove"):
+        for value in ("99999999999999999999999", bound, f"-{bound}", "abc"):
+            done = paperbot(db_path, "subscriptions", command, value)
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.strip() == (
+                f"Error: {value!r} is not a Telegram chat id (a whole number under 2**52 in size;"
+                " a group's is negative)"
+            )
+    biggest = str(-(2**52 - 1))
+    assert paperbot(db_path, "subscriptions", "add", biggest).returncode == 0
+    listed = json.loads(paperbot(db_path, "subscriptions", "list", "--json").stdout)
+    assert [s["chat_id"] for s in listed["subscriptions"]] == [int(biggest)]
+
+
 def test_ask_cuts_a_huge_snippet_as_the_bot_does(tmp_path):
     db_path = tmp_path / "papers.db"
     huge = {"id": "h1", "title": "Quasicrystal Atlas", "abstract": LONG_WORDS}
