@@ -417,11 +417,13 @@ async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An unknown command: help in private or when addressed to the bot; silence otherwise."""
+    """An unknown command: help in private or when addressed to the bot; silence otherwise. A
+    command addressed to another bot (`/ask@otherbot`) is that bot's, in a private chat too."""
     message = update.effective_message
     name, target = command_name(message.text or "")
-    addressed = target is not None and target.lower() == (context.bot.username or "").lower()
-    if is_private(message) or addressed:
+    if target is not None and target.lower() != (context.bot.username or "").lower():
+        return
+    if is_private(message) or target is not None:
         await send(message, reply_for_unknown(name))
 
 

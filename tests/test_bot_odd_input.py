@@ -6,6 +6,8 @@ word's, not spaces; a command addressed to another bot is not ours, in a private
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 
@@ -14,18 +16,25 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
-from tests.botapi import DEFAULT_USER_ID, FakeBotAPI
+from tests.botapi import BOT_USERNAME, DEFAULT_USER_ID, FakeBotAPI
 from tests.harness import polling
 
 TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 USER = DEFAULT_USER_ID
 
 
+@contextlib.asynccontextmanager
+async def running_bot(api: FakeBotAPI, answers) -> AsyncIterator[Application]:
+    """`paperbot run`'s lifecycle on the stand-in (tests/harness.py)."""
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
+    app = build_application(settings, answers)
+    async with polling(app):
+        yield app
+
+
 @pytest_asyncio.fixture
 async def bot(api: FakeBotAPI, seed_answers) -> AsyncIterator[Application]:
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
-    app = build_application(settings, seed_answers)
-    async with polling(app):
+    async with running_bot(api, seed_answers) as app:
         yield app
 
 
@@ -50,3 +59,19 @@ async def test_invisible_characters_inside_a_word_do_not_split_it(api: FakeBotAP
         answer = api.sent_texts(USER)[-1]
         assert not answer.startswith("Nothing in the collection"), (odd, answer)
         assert papers(answer) == papers(plain), odd
+
+
+async def test_another_bots_command_is_ignored_in_a_private_chat_too(api: FakeBotAPI, seed_answers):
+    """main answered `/ask@otherbot clip` with "I don't know /ask. I know /ask, ..."."""
+    async with running_bot(api, seed_answers):
+        api.add_private_message("/ask@otherbot clip")
+        api.add_private_message("/frobnicate@some_other_bot now")
+        api.add_private_message(f"/ask@{BOT_USERNAME} clip")  # ours, by name: answered
+        api.add_private_message("/frobnicate")  # no name in a private chat: ours, unknown
+        await api.wait_for_sent(2, chat_id=USER)
+        await asyncio.sleep(0.2)  # give a wrong reply time to show up (as test_bot_e2e does)
+    texts = api.sent_texts(USER)
+    assert len(texts) == 2, texts
+    assert not any("I don't know /ask" in t for t in texts)
+    assert sum(bool(papers(t)) for t in texts) == 1
+    assert sum(t.startswith("I don't know /frobnicate. I know /ask") for t in texts) == 1
