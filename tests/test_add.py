@@ -259,3 +259,26 @@ def test_import_resolve_and_add_missing_abstracts_commands(db_path, server):
     assert stats["papers_without_abstract"] == 0
     answer = json.loads(cli_run(db_path, "ask", "glacier satellite images ice", "--json").output)
     assert answer["results"][0]["id"] == "2504.08385"
+
+
+def test_an_add_of_250_ids_asks_100_at_a_time_and_reports_every_one(fresh_db, server, fetcher):
+    """`paperbot add` takes any number: 250 ids are 3 requests of at most 100, as the API advises
+    (main sent all 250 in one), and every argument gets its line."""
+    ids = [f"2401.{n:05d}" for n in range(1, 251)]
+    server.route("/api/query", atom(("2401.00207v1", "Paper number 207", "Found in batch three.")))
+    report = add_papers(
+        fresh_db,
+        ids,
+        added_by="t",
+        added_in="cli",
+        fetcher=fetcher,
+        arxiv_url=server.url("/api/query"),
+    )
+    assert [q["id_list"][0].split(",") for _, q, _ in server.requests] == [
+        ids[:100],
+        ids[100:200],
+        ids[200:],
+    ]
+    assert [o.ref for o in report.outcomes] == ids
+    assert (report.count(ADDED), report.count(NOT_FOUND)) == (1, 249)
+    assert report.outcomes[206].title == "Paper number 207"

@@ -3,7 +3,7 @@ abstracts a reference library lacked, from the arXiv API.
 
 Plain functions over an open database and a `Fetcher`: no printing, no Telegram. The caller brings
 the index up to date afterwards (`Answers.refresh()` in the bot, `sync_index` on the command line),
-as after any import. Every lookup is ONE `id_list` request for up to 100 ids (the API's advice for
+as after any import. Every lookup is one `id_list` request per 100 ids (the API's advice for
 many papers), paced and retried by the fetcher like `paperbot fetch`.
 """
 
@@ -20,7 +20,7 @@ from store.collection.importers.arxiv_ids import parse_ref
 from store.collection.importers.fetch import ARXIV_URL, FeedError, Fetcher
 from store.collection.importers.library import LIBRARY_SOURCES
 
-BATCH = 100  # ids per arXiv request when filling abstracts
+BATCH = 100  # ids per arXiv request, when adding and when filling abstracts
 
 # What happened to one argument of an add.
 ADDED, PRESENT, UPDATED, NOT_FOUND, UNRECOGNISED, FAILED = (
@@ -101,7 +101,7 @@ def add_papers(
     arxiv_url: str | None = None,
 ) -> AddReport:
     """Add the papers named by `refs` (ids, arXiv/HF URLs, arXiv DOIs) from the arXiv API, in one
-    request and one transaction, and mark them as the team's: `added_by` is who asked (a chat
+    request per 100 ids and one transaction, and mark them as the team's: `added_by` is who asked (a chat
     user's name or id, the OS user on the command line), `added_in` where (a chat id, or "cli").
 
     A paper already stored (by arXiv id, or by title for a library entry without one) is merged:
@@ -125,26 +125,29 @@ class Lookup:
 def look_up(
     refs: Iterable[str], fetcher: Fetcher | None = None, arxiv_url: str | None = None
 ) -> Lookup:
-    """Parse the arguments and ask arXiv for the papers they name in ONE request (no database)."""
+    """Parse the arguments and ask arXiv for the papers they name: one request per BATCH ids (the
+    bot's /add names 20 at most: one request), so a long `paperbot add` is looked up whole."""
     lookup = Lookup([], {})
-    asked: list[str] = []
+    asked: list[tuple[str, str]] = []  # (arXiv id, as asked: with its version)
     for text in refs:
         ref = parse_ref(text)
         lookup.args.append((text, ref.id if ref else None))
         if ref is not None and ref.id not in lookup.wanted:
             lookup.wanted[ref.id] = AddOutcome(text, NOT_FOUND, arxiv_id=ref.id)
-            asked.append(str(ref))
-    if not asked:
-        return lookup
-    try:
-        records, problems = _lookup(fetcher, arxiv_url, asked)
-    except (FeedError, FormatError) as exc:
-        for outcome in lookup.wanted.values():
-            outcome.status, outcome.reason = FAILED, str(exc)
-        return lookup
-    lookup.records = [r for r in records if r["arxiv_id"] in lookup.wanted]
-    for outcome in lookup.wanted.values():
-        outcome.reason = "; ".join(problems)[:200] or None
+            asked.append((ref.id, str(ref)))
+    for start in range(0, len(asked), BATCH):
+        batch = asked[start : start + BATCH]
+        outcomes = [lookup.wanted[aid] for aid, _ in batch]
+        try:
+            records, problems = _lookup(fetcher, arxiv_url, [name for _, name in batch])
+        except (FeedError, FormatError) as exc:
+            for outcome in outcomes:
+                outcome.status, outcome.reason = FAILED, str(exc)
+            continue
+        mine = {aid for aid, _ in batch}
+        lookup.records += [r for r in records if r["arxiv_id"] in mine]
+        for outcome in outcomes:
+            outcome.reason = "; ".join(problems)[:200] or None
     return lookup
 
 
