@@ -232,3 +232,18 @@ def test_chat_that_asks_nothing_is_never_answered_with_a_paper(seed_answers, cha
 
 def test_a_question_that_starts_like_chat_is_still_a_question(seed_answers):
     assert respond(seed_answers, "ok so which paper does visual token pruning?").results
+
+
+def test_an_author_with_letters_nfkd_keeps_is_found_typed_plainly(tmp_path):
+    # found by a lab trial: "Søren Østergaard", "Weiß", "Małgorzata" typed without them found nothing
+    engine = Answers.open(tmp_path / "papers.db")
+    bib = (
+        "@article{s1, title={Side-Scan Sonar Mapping of Seagrass}, abstract={We map seagrass.},"
+        " author={Østergaard, Søren and Weiß, Stefanie and Nowak, Małgorzata}}\n"
+    )
+    engine.import_records(parse_text(bib), "team.bib")
+    engine.refresh()
+    for who in ("soren ostergaard", "stefanie weiss", "malgorzata nowak", "Søren Østergaard"):
+        answer = respond(engine, f"papers by {who}")
+        assert [hit.title for hit in answer.results] == ["Side-Scan Sonar Mapping of Seagrass"], who
+    engine.db.close()

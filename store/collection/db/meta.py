@@ -75,9 +75,30 @@ def last_answer(db: sqlite_utils.Database, thread: str) -> list[str] | None:
 # ---------------------------------------------------------------- metadata reads
 
 
+# Letters NFKD does not take apart: a name typed without them still matches ("Søren Østergaard",
+# "Weiß", "Małgorzata" as "soren ostergaard", "weiss", "malgorzata").
+_UNDECOMPOSED = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "o",
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "þ": "th",
+        "ı": "i",
+    }
+)
+
+
 def fold(text: str | None) -> str:
     """Lower case without accents ("Hervé Jégou" -> "herve jegou"): how names are compared."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    decomposed = unicodedata.normalize("NFKD", (text or "").translate(_UNDECOMPOSED))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
