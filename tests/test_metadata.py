@@ -247,3 +247,12 @@ def test_an_author_with_letters_nfkd_keeps_is_found_typed_plainly(tmp_path):
         answer = respond(engine, f"papers by {who}")
         assert [hit.title for hit in answer.results] == ["Side-Scan Sonar Mapping of Seagrass"], who
     engine.db.close()
+
+
+def test_code_on_github_counts_a_www_github_link(seed_answers):
+    # found by a lab trial: 36 counted of 37 (CLIPTrans links www.github.com/...)
+    from store.collection import db as store_db
+
+    ids = store_db.ids_with_link(seed_answers.db, "code", "github.com")
+    titles = {seed_answers.paper(pid)["title"] for pid in ids}
+    assert any(title.startswith("CLIPTrans") for title in titles)

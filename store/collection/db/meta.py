@@ -142,8 +142,8 @@ def ids_with_link(db: sqlite_utils.Database, kind: str | None, host: str | None)
         where.append("l.kind = ?")
         args.append(kind)
     if host:
-        where.append("l.url like ?")
-        args.append(f"%://{host}/%")
+        where.append("(l.url like ? or l.url like ?)")  # www.github.com is GitHub too
+        args += [f"%://{host}/%", f"%://www.{host}/%"]
     sql = (
         "select distinct p.id from papers p join links l on l.paper_id = p.id "
         f"where {' and '.join(where) or '1'} order by p.seq"
