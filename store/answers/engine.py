@@ -418,22 +418,18 @@ class Answers(LexicalStage, SemanticStage, DecisionStage):
     def missing_refs(self, text: str) -> list[str]:
         """The arXiv ids a message names (ids, arXiv or HF links, arXiv DOIs) that the collection
         does not hold: what the reply offers to add."""
-        ids = [ref.id for ref in find_refs(text)]
-        if not ids:
-            return []
-        with self._lock:
-            held = store_db.paper_ids_named(self.db, ids)
+        ids, held = self._refs(text)
         return [i for i in ids if i not in held]
 
     def held_refs(self, text: str) -> list[str]:
-        """The stored papers that the arXiv ids, links or DOIs in `text` name, in order: "is
-        2401.00001 in the collection?" is answered by id, before any name or words."""
-        ids = [ref.id for ref in find_refs(text)]
-        if not ids:
-            return []
-        with self._lock:
-            held = store_db.paper_ids_named(self.db, ids)
+        """The stored papers those ids name, in order ("is 2401.00001 in the collection?")."""
+        ids, held = self._refs(text)
         return [held[i] for i in ids if i in held]
+
+    def _refs(self, text: str) -> tuple[list[str], dict[str, str]]:
+        ids = [ref.id for ref in find_refs(text)]
+        with self._lock:
+            return ids, (store_db.paper_ids_named(self.db, ids) if ids else {})
 
     def papers(self, paper_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Full papers (with links) by id; unknown ids are left out."""
