@@ -22,3 +22,20 @@ async def polling(app: Application) -> AsyncIterator[Application]:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"  # well-formed, made up: the stand-in takes any
+
+
+@contextlib.asynccontextmanager
+async def running_bot(api, answers, **env: str) -> AsyncIterator[Application]:
+    """The bot as `paperbot run` builds it (settings from these env values), polling the stand-in
+    `api` (tests/botapi.py) until the block ends."""
+    from bot.app import build_application
+    from bot.config import Settings
+
+    settings = Settings.from_env(
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url, **env}
+    )
+    async with polling(build_application(settings, answers)) as app:
+        yield app

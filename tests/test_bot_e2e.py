@@ -27,30 +27,20 @@ from click.testing import CliRunner
 from telegram.ext import Application, CommandHandler
 
 from bot import handlers as h
-from bot.app import MAINTENANCE, bot_commands, build_application
+from bot.app import MAINTENANCE, bot_commands
 from bot.cli import cli
 from bot.config import ConfigError, Settings, TokenFilter, install_token_filter, mask
 from store.answers.engine import Answer, Answers, Hit
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
-from tests.harness import polling
+from tests.harness import TOKEN, running_bot
 from tests.helpers import assert_telegram_html
 
-TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"  # well-formed, so Settings accepts it
 SECRET = TOKEN.split(":")[1]
 USER = DEFAULT_USER_ID
 GROUP = DEFAULT_GROUP_ID
 RS_QUESTION = "Which papers caption remote sensing images?"
 RS5M_CODE = "https://github.com/om-ai-lab/RS5M"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextlib.asynccontextmanager
-async def running_bot(api: FakeBotAPI, answers) -> AsyncIterator[Application]:
-    """`paperbot run`'s lifecycle (run_polling calls post_init after initialize), on the stub."""
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
-    app = build_application(settings, answers)
-    async with polling(app):
-        yield app
 
 
 @pytest_asyncio.fixture

@@ -3,31 +3,16 @@ against the Bot API stand-in (tests/botapi.py), on a database of the test's own.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
-from telegram.ext import Application
-
-from bot.app import build_application
-from bot.config import Settings
 from store.answers.engine import Answers
 from tests.botapi import BOT_USERNAME, DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
-from tests.harness import polling
+from tests.harness import running_bot
 from tests.helpers import assert_telegram_html
 from tests.processes import start_writer
 
-TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP = DEFAULT_GROUP_ID
 USER = DEFAULT_USER_ID
 PRUNING = "efficient vision language models token pruning"  # Feather, FoPru, SimVLG
 RS5M_CODE = "https://github.com/om-ai-lab/RS5M"
-
-
-@contextlib.asynccontextmanager
-async def running_bot(api: FakeBotAPI, answers: Answers) -> AsyncIterator[Application]:
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
-    async with polling(build_application(settings, answers)) as app:
-        yield app
 
 
 def _last_id(api: FakeBotAPI, chat_id: int) -> int:

@@ -7,29 +7,16 @@ word's, not spaces; a command addressed to another bot is not ours, in a private
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from telegram.ext import Application
 
-from bot.app import build_application
-from bot.config import Settings
 from tests.botapi import BOT_USERNAME, DEFAULT_USER_ID, FakeBotAPI
-from tests.harness import polling
+from tests.harness import running_bot
 
-TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 USER = DEFAULT_USER_ID
-
-
-@contextlib.asynccontextmanager
-async def running_bot(api: FakeBotAPI, answers) -> AsyncIterator[Application]:
-    """`paperbot run`'s lifecycle on the stand-in (tests/harness.py)."""
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url})
-    app = build_application(settings, answers)
-    async with polling(app):
-        yield app
 
 
 @pytest_asyncio.fixture

@@ -5,19 +5,15 @@ chat, a digest whose time the clock jumped over, a token revoked while polling, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram.ext import Application
 
 from bot import curation
-from bot.app import build_application
 from bot.config import Settings, setup_logging
 from store.answers.engine import Answers
 from store.collection import db as store_db
@@ -26,23 +22,12 @@ from store.collection.importers.fetch import Fetcher
 from tests.botapi import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer
-from tests.harness import polling
+from tests.harness import TOKEN, running_bot
 from tests.processes import ROOT, paperbot, start_writer
 from tests.test_add import MORAINE, atom
 from tests.test_shutdown import bot_env, start_bot, stop_bot
 
-TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP, USER = DEFAULT_GROUP_ID, DEFAULT_USER_ID
-
-
-@contextlib.asynccontextmanager
-async def running_bot(api: FakeBotAPI, answers: Answers, **env: str) -> AsyncIterator[Application]:
-    settings = Settings.from_env(
-        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url, **env}
-    )
-    app = build_application(settings, answers)
-    async with polling(app):
-        yield app
 
 
 @pytest.fixture

@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application
-
-from bot.app import build_application
-from bot.config import Settings
 from store.answers.engine import Answers
 from store.collection import db as store_db
 from store.collection.importers import parse_text, read_file
-from tests.botapi import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeBotAPI
+from tests.botapi import DEFAULT_GROUP_ID, DEFAULT_USER_ID
 from tests.conftest import FIXTURES
-from tests.harness import polling
+from tests.harness import TOKEN, running_bot
 
-TOKEN = "123456:A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 GROUP = DEFAULT_GROUP_ID
 USER = DEFAULT_USER_ID
 ADMIN = 777
-
-
-@contextlib.asynccontextmanager
-async def running_bot(api: FakeBotAPI, answers: Answers, **env: str) -> AsyncIterator[Application]:
-    settings = Settings.from_env(
-        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.base_url, **env}
-    )
-    app = build_application(settings, answers)
-    async with polling(app):
-        yield app
 
 
 def add_papers(answers: Answers, fixture: str) -> None:
